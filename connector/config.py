@@ -1,0 +1,51 @@
+"""Configuration: defaults < instance file < CONNECTOR_* environment < test config."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Storage: empty means the embedded default, a SQLite file in the instance folder.
+    "DATABASE_URL": "",
+    "REDIS_URL": "",
+    # Mail: empty means .eml files in the instance folder's outbox directory.
+    "SMTP_URL": "",
+    "MAIL_FROM": "connector@localhost",
+    "SECRET_KEY": "",
+    # Public base URL used in links (emails, SP metadata, redirect URIs); empty = request host.
+    "BASE_URL": "",
+    # ThinkLink's rule: a user may administer (owner/admin) at most one organization.
+    "ONE_ADMIN_ORG_PER_USER": False,
+    # Run background jobs in the web process (the embedded default does).
+    "JOBS_IN_PROCESS": True,
+    "RATELIMIT_ENABLED": True,
+    "LOG_LEVEL": "INFO",
+}
+
+# Values that arrive as strings from the environment and must become other types.
+_BOOLS = {"ONE_ADMIN_ORG_PER_USER", "JOBS_IN_PROCESS", "RATELIMIT_ENABLED"}
+
+
+def _coerce(key: str, value: str) -> Any:
+    if key in _BOOLS:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if key in DEFAULTS and isinstance(DEFAULTS[key], int) and not isinstance(DEFAULTS[key], bool):
+        return int(value)
+    return value
+
+
+def load(instance_path: str, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping in precedence order."""
+    config: dict[str, Any] = dict(DEFAULTS)
+    instance_file = os.path.join(instance_path, "connector.json")
+    if os.path.exists(instance_file):
+        with open(instance_file, encoding="utf-8") as fh:
+            config.update(json.load(fh))
+    for key in list(DEFAULTS) + [k[len("CONNECTOR_"):] for k in os.environ if k.startswith("CONNECTOR_")]:
+        env = os.environ.get("CONNECTOR_" + key)
+        if env is not None and not key.startswith("TEST_"):
+            config[key] = _coerce(key, env)
+    if test_config:
+        config.update(test_config)
+    return config

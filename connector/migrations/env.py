@@ -1,0 +1,17 @@
+"""Alembic environment: the engine comes from the app (see connector.migrations.config)."""
+from __future__ import annotations
+
+from alembic import context
+
+from connector import models  # noqa: F401  (registers the tables)
+from connector.db import Base
+
+engine = context.config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,10 @@
+"""The one provisioning pipeline: the only code that writes users, memberships, linked
+identities and group memberships. Every source builds ``Identity`` records and calls it."""
+from __future__ import annotations
+
+from .members import (deactivate_user, delete_user, deprovision, remove_member,
+                      require_membership, set_role, transfer_ownership)
+from .provision import provision
+
+__all__ = ["provision", "deprovision", "set_role", "remove_member", "transfer_ownership",
+           "deactivate_user", "delete_user", "require_membership"]

@@ -1,0 +1,149 @@
+"""What the pipeline loads once per batch: the organization's policy and every match candidate.
+
+Matching is set-based: a fixed number of queries per batch whatever its size."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import (Group, GroupMember, LinkedIdentity, Membership, MembershipStatus,
+                      Organization, OrganizationDomain, User)
+from ..roles import ADMIN_ROLES
+
+T = TypeVar("T")
+CHUNK = 500  # keeps IN lists under every backend's parameter limit
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    buf: list[T] = []
+    for v in values:
+        buf.append(v)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+@dataclass
+class Policy:
+    """The organization's rules for one batch."""
+
+    org: Organization
+    verified_domains: frozenset[str]
+    allowed_domains: frozenset[str]      # empty: any domain
+    create_sources: frozenset[str] | None  # None: every source may create users
+    role_mapping: dict[str, str]         # IdP group/claim value -> role
+    one_admin_org: bool
+
+    @classmethod
+    def load(cls, session: Session, org: Organization, one_admin_org: bool) -> Policy:
+        ancestors = org.ancestor_ids
+        verified = session.scalars(select(OrganizationDomain.domain).where(
+            OrganizationDomain.organization_id.in_(ancestors),
+            OrganizationDomain.verified_at.is_not(None))).all()
+        s = org.settings or {}
+        create = s.get("create_sources")
+        return cls(org=org, verified_domains=frozenset(verified),
+                   allowed_domains=frozenset(d.lower() for d in s.get("allowed_domains") or ()),
+                   create_sources=frozenset(create) if create is not None else None,
+                   role_mapping=dict(s.get("role_mapping") or {}), one_admin_org=one_admin_org)
+
+
+@dataclass
+class Candidates:
+    """Existing rows that records of the batch may match."""
+
+    by_link: dict[str, int] = field(default_factory=dict)           # external_id -> user id
+    links: dict[str, LinkedIdentity] = field(default_factory=dict)  # external_id -> row
+    users: dict[int, User] = field(default_factory=dict)
+    by_email: dict[str, int] = field(default_factory=dict)
+    by_username: dict[str, int] = field(default_factory=dict)
+    memberships: dict[tuple[int, int], Membership] = field(default_factory=dict)  # (org, user)
+    roots: dict[int, int] = field(default_factory=dict)            # org id -> root id
+    admin_elsewhere: set[int] = field(default_factory=set)          # users admin of another org
+    groups: dict[str, Group] = field(default_factory=dict)          # name/ext id -> group
+    group_pairs: set[tuple[int, int]] = field(default_factory=set)  # (group, user)
+    group_sources: dict[int, str] = field(default_factory=dict)
+
+
+def load_candidates(session: Session, org: Organization, connection: str | None,
+                    external_ids: set[str], emails: set[str], usernames: set[str],
+                    user_ids: set[int], target_org_ids: set[int],
+                    want_admin_check: bool, c: Candidates | None = None) -> Candidates:
+    """Load everything the batch may match, in a handful of set-based queries."""
+    c = c or Candidates()
+    if connection and external_ids:
+        for chunk in chunks(sorted(external_ids)):
+            for link in session.scalars(select(LinkedIdentity).where(
+                    LinkedIdentity.connection == connection,
+                    LinkedIdentity.external_id.in_(chunk))):
+                c.links[link.external_id] = link
+                c.by_link[link.external_id] = link.user_id
+    wanted_ids = set(user_ids) | set(c.by_link.values())
+    live = User.deleted_at.is_(None)
+    for chunk in chunks(sorted(emails)):
+        for u in session.scalars(select(User).where(User.email.in_(chunk), live)):
+            c.users[u.id] = u
+            c.by_email[u.email] = u.id
+    for chunk in chunks(sorted(usernames)):
+        for u in session.scalars(select(User).where(User.username.in_(chunk))):
+            c.users[u.id] = u
+            c.by_username[u.username] = u.id
+    missing = wanted_ids - set(c.users)
+    for chunk in chunks(sorted(missing)):
+        for u in session.scalars(select(User).where(User.id.in_(chunk))):
+            c.users[u.id] = u
+    if c.users:
+        for chunk in chunks(sorted(c.users)):
+            for m in session.scalars(select(Membership).where(
+                    Membership.user_id.in_(chunk),
+                    Membership.organization_id.in_(target_org_ids))):
+                c.memberships[(m.organization_id, m.user_id)] = m
+            if want_admin_check:
+                c.admin_elsewhere.update(session.scalars(select(Membership.user_id).where(
+                    Membership.user_id.in_(chunk), Membership.role.in_(ADMIN_ROLES),
+                    Membership.status == MembershipStatus.ACTIVE,
+                    Membership.organization_id.not_in(target_org_ids))))
+        homes = {u.home_organization_id for u in c.users.values() if u.home_organization_id}
+        for chunk in chunks(sorted(homes)):
+            for oid, path in session.execute(select(Organization.id, Organization.path).where(
+                    Organization.id.in_(chunk))):
+                c.roots[oid] = int(path.strip("/").split("/")[0])
+    return c
+
+
+def load_groups(session: Session, org: Organization, group_keys: set[str], c: Candidates) -> None:
+    """Groups of the organization named (display name, any case) or identified (external id)."""
+    for chunk in chunks(sorted(group_keys)):
+        folded = [k.lower() for k in chunk]
+        for g in session.scalars(select(Group).where(
+                Group.organization_id == org.id,
+                (func.lower(Group.display_name).in_(folded)) | Group.external_id.in_(chunk))):
+            c.groups[g.display_name.lower()] = g
+            if g.external_id:
+                c.groups[g.external_id] = g
+
+
+def load_group_pairs(session: Session, org: Organization, c: Candidates) -> None:
+    """(group, user) pairs of the matched users in the organization's groups."""
+    for chunk in chunks(sorted(c.users)):
+        for gid, uid, gsource in session.execute(
+                select(GroupMember.group_id, GroupMember.user_id, Group.source)
+                .join(Group, Group.id == GroupMember.group_id)
+                .where(Group.organization_id == org.id, GroupMember.user_id.in_(chunk))):
+            c.group_pairs.add((gid, uid))
+            c.group_sources[gid] = gsource
+
+
+def count_active_seats(session: Session, org_ids: set[int]) -> dict[int, int]:
+    rows = session.execute(select(Membership.organization_id, func.count()).where(
+        Membership.organization_id.in_(org_ids), Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.organization_id)).all()
+    counts = {oid: 0 for oid in org_ids}
+    counts.update({oid: n for oid, n in rows})
+    return counts
