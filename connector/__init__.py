@@ -33,11 +33,18 @@ def create_app(test_config: dict[str, Any] | None = None,
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     db.init_app(app)
+    from . import limits
+    limits.init_app(app)
+    from flask_wtf.csrf import CSRFProtect
+    csrf = CSRFProtect(app)
+    app.extensions["connector.csrf"] = csrf
 
     from . import api, health, pages
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer-token API: no cookies, no CSRF
     app.register_blueprint(pages.bp)
+    # Feature blueprints, registered explicitly (one line each).
     _register_errors(app)
     return app
 

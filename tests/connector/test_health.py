@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from connector import db
+
+
+def test_healthz_answers_ok(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+
+
+def test_readyz_reports_migrations_at_head(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.get_json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+def test_readyz_is_503_when_a_migration_is_pending(app, client):
+    with app.app_context():
+        with db.engine().begin() as conn:
+            (old,) = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            conn.execute(text("UPDATE alembic_version SET version_num = 'bogus'"))
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503
+        assert r.get_json()["checks"]["migrations"] == "pending"
+    finally:
+        with app.app_context():
+            with db.engine().begin() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": old})
