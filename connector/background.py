@@ -6,8 +6,12 @@ from collections.abc import Callable
 
 from flask import Flask
 
-# Each entry runs forever in a daemon thread: loop(app, stop_event). Features append here.
+# Each entry runs until stop is set, in a daemon thread: loop(app, stop_event). Features append
+# here at import time (imported from create_app). ``connector worker`` runs them in the
+# foreground; ``connector serve`` runs them in-process when JOBS_IN_PROCESS is on.
 LOOPS: list[Callable[[Flask, threading.Event], None]] = []
+# One pass of pending work each (``connector worker --once``, and tests): run_once(app).
+ONCE: list[Callable[[Flask], None]] = []
 
 
 def start_in_process(app: Flask) -> threading.Event:

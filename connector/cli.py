@@ -105,6 +105,33 @@ def serve(state: CLIState, host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run each loop's pending work once, then exit.")
+@click.pass_obj
+def worker(state: CLIState, once: bool) -> None:
+    """Deliver mail and webhooks and run background jobs (every loop in background.LOOPS)."""
+    import threading
+    import time
+
+    from . import background
+    app = state.app
+    if once:
+        for run_once in background.ONCE:
+            run_once(app)
+        return
+    stop = threading.Event()
+    threads = [threading.Thread(target=loop, args=(app, stop), daemon=True)
+               for loop in background.LOOPS]
+    for t in threads:
+        t.start()
+    click.echo(f"worker running {len(threads)} loop(s); Ctrl-C stops")
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 # -- organizations ----------------------------------------------------------------------------
 
 ORG_COLUMNS = ["account", "name", "parent", "depth", "seat_limit", "created_at"]
