@@ -466,11 +466,9 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
     now = utcnow()
     new = [p for p in plans if p.new_user is not None]
     if new:
-        rows = [{**p.new_user, "created_at": now, "updated_at": now} for p in new]
-        ids = session.scalars(insert(User).returning(User.id, sort_by_parameter_order=True),
-                              rows).all()
-        for p, uid in zip(new, ids):
-            p.new_user["id"] = uid
+        _insert_users(session, new, now)
+        for p in new:
+            uid = p.new_user["id"]
             events.add(org.id, "user.created", "user", uid, email=p.new_user["email"],
                        username=p.new_user["username"])
     updates = [p for p in plans if p.user_changes]
@@ -521,6 +519,30 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
     # Bulk statements bypass the identity map: make loaded rows reload on next access.
     session.expire_all()
     return uid
+
+
+def _insert_users(session: Session, new: list[Plan], now: Any) -> None:
+    """Bulk-insert new users and learn their ids. RETURNING rows come back in any order
+    (ordered RETURNING degrades to one statement per row on SQLite), so rows are matched back
+    by their unique email or username; the rare row with neither is inserted on its own."""
+    keyed = [p for p in new if p.new_user["email"] or p.new_user["username"]]
+    if keyed:
+        rows = [{**p.new_user, "created_at": now, "updated_at": now} for p in keyed]
+        by_email: dict[str, int] = {}
+        by_username: dict[str, int] = {}
+        for uid, email, username in session.execute(
+                insert(User).returning(User.id, User.email, User.username), rows):
+            if email:
+                by_email[email] = uid
+            if username:
+                by_username[username] = uid
+        for p in keyed:
+            p.new_user["id"] = by_email.get(p.new_user["email"]) or \
+                by_username[p.new_user["username"]]
+    for p in new:
+        if "id" not in p.new_user:
+            p.new_user["id"] = session.execute(insert(User).values(
+                **p.new_user, created_at=now, updated_at=now).returning(User.id)).scalar_one()
 
 
 def _apply_links(session: Session, org: Organization, plans: list[Plan], uid: dict[int, int],
