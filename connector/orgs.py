@@ -156,7 +156,7 @@ def move_org(session: Session, org: Organization, new_parent: Organization, *,
     for n in nodes:
         n.path = new_prefix + n.path[len(old_prefix):]
         n.depth += shift
-    org.parent_id = new_parent.id
+    org.parent = new_parent
     session.flush()
     record(session, org.id, "org.moved", source=Source.MANUAL, actor=actor.label,
            target_type="organization", target_id=org.account, old_parent=old_parent,
