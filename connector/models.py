@@ -292,3 +292,8 @@ class Job(Base):
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "text"]
+from .sso import models as _sso_models  # noqa: E402,F401
+from .invites import models as _invites_models  # noqa: E402,F401
+from .outbox import models as _outbox_models  # noqa: E402,F401
+from scim import models as _scim_models  # noqa: E402,F401
+from .imports import models as _imports_models  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Single sign-on: per-organization OIDC and SAML connections, sign-in attempts, the routes."""
