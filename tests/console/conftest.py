@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def app(app):
+    # The console's forms are CSRF protected: tests post the real token, as a browser does.
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
