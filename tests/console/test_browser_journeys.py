@@ -1,0 +1,95 @@
+"""End-to-end journeys in headless Chromium against a real server on loopback."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.console.browser import AXE, serious_violations
+from tests.console.helpers import PASSWORD, seed
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(page, login: str, password: str = PASSWORD) -> None:
+    page.goto("/signin")
+    page.get_by_label("Username or email").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_admin_signs_in_and_manages_members(page, factory):
+    seed(factory)
+    for i in range(3):
+        factory.member("acme", f"pupil{i}@acme.test", given_name=f"Pupil{i}")
+    page.goto("/orgs/acme/members")
+    expect(page).to_have_url(re.compile(r"/signin\?next=/orgs/acme/members"))
+    page.shots("signin")
+    page.get_by_label("Username or email").fill("admin@acme.test")
+    page.get_by_label("Password").fill("wrong password!")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/orgs/acme/members$"))
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    page.shots("members")
+
+    page.get_by_label("Search").fill("pupil1")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    row = page.locator("tbody tr", has_text="pupil1@acme.test")
+    row.get_by_label("Role of pupil1@acme.test").select_option("staff")
+    row.get_by_role("button", name="Change").click()
+    expect(page.get_by_role("status")).to_contain_text("Role changed to staff")
+
+    page.goto("/orgs/acme/members?q=pupil")
+    page.get_by_label("Select all members on this page").check()
+    page.get_by_label("With selected").select_option("deactivate")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("status")).to_contain_text("Done for 3 member(s)")
+    expect(page.locator("tbody .badge.deactivated")).to_have_count(3)
+    page.shots("after-bulk-deactivate")
+
+    page.get_by_role("link", name="Overview").click()
+    expect(page.locator("svg.chart")).to_be_visible()
+    page.shots("overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.shots("overview-phone")
+    page.get_by_role("link", name="Audit log").click()
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download CSV").click()
+    assert "member.deactivated" in open(dl.value.path(), encoding="utf-8").read()
+
+
+def test_member_without_permission_cannot_reach_admin_pages(page, factory):
+    seed(factory)
+    sign_in(page, "member@acme.test")
+    expect(page).to_have_url(re.compile(r"/orgs/acme$"))
+    nav = page.get_by_role("navigation", name="Organization")
+    expect(nav.get_by_role("link")).to_have_count(2)  # Overview and Sub-organizations
+    page.shots("member-overview")
+    for path in ("members", "settings", "api-keys", "audit"):
+        resp = page.goto(f"/orgs/acme/{path}")
+        assert resp.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    page.shots("forbidden")
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core missing: run npm ci --prefix tests/console")
+def test_main_pages_have_no_serious_accessibility_violations(page, factory):
+    seed(factory)
+    page.goto("/signin")
+    found = {"/signin": serious_violations(page)}
+    for path in ("/password/forgot",):
+        page.goto(path)
+        found[path] = serious_violations(page)
+    sign_in(page, "owner@acme.test")
+    for path in ("/orgs/acme", "/orgs/acme/members", "/orgs/acme/suborganizations",
+                 "/orgs/acme/roles", "/orgs/acme/api-keys", "/orgs/acme/audit",
+                 "/orgs/acme/settings", "/password/change", "/orgs?all=1"):
+        page.goto(path)
+        found[path] = serious_violations(page)
+    assert {p: v for p, v in found.items() if v} == {}
