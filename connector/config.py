@@ -21,6 +21,13 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_IN_PROCESS": True,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
+    # SSO: allowed clock skew (seconds) for ID tokens and SAML conditions; IdP fetch limits.
+    "SSO_CLOCK_SKEW": 60,
+    "SSO_FETCH_TIMEOUT": 5,
+    "SSO_METADATA_MAX_BYTES": 1000000,
+    # Domain verification: DNS servers to ask (comma-separated; empty = the system's) and port.
+    "DNS_NAMESERVERS": "",
+    "DNS_PORT": 53,
 }
 
 # Values that arrive as strings from the environment and must become other types.
