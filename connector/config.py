@@ -28,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     # Domain verification: DNS servers to ask (comma-separated; empty = the system's) and port.
     "DNS_NAMESERVERS": "",
     "DNS_PORT": 53,
+    # LDAP sync: a run deactivating more than this percent of active members asks to confirm.
+    "LDAP_MAX_DEACTIVATE_PERCENT": 10,
+    # LDAP sync: scheduled runs are incremental, with a full run at least this often.
+    "LDAP_FULL_SYNC_HOURS": 24,
+    "LDAP_SCHEDULER_SECONDS": 30,
 }
 
 # Values that arrive as strings from the environment and must become other types.

@@ -297,3 +297,4 @@ from .invites import models as _invites_models  # noqa: E402,F401
 from .outbox import models as _outbox_models  # noqa: E402,F401
 from scim import models as _scim_models  # noqa: E402,F401
 from .imports import models as _imports_models  # noqa: E402,F401
+from .ldap import models as _ldap_models  # noqa: E402,F401

@@ -261,3 +261,4 @@ def audit(session, caller, org):
                                  limit=a.get("limit", 100, type=int))
     return jsonify({"events": [s.event(e) for e in found]})
 
+from . import ldap as _ldap  # noqa: E402,F401  (LDAP directory sources)

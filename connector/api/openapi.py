@@ -53,6 +53,8 @@ ROUTES = [
     ("/organizations/{account}/audit", "get", "Audit events, newest first", "audit.view",
      [_ACCOUNT], _q("action", "source", "actor", "before", "limit"), None, 200, "AuditList"),
 ]
+from .openapi_ldap import ROUTES as _LDAP_ROUTES, SCHEMAS as _LDAP_SCHEMAS  # noqa: E402
+ROUTES += _LDAP_ROUTES
 
 _obj = lambda **props: {"type": "object", "properties": props}  # noqa: E731
 _str, _int = {"type": "string"}, {"type": "integer"}
@@ -95,6 +97,7 @@ SCHEMAS: dict[str, Any] = {
                                                                      "items": _str}),
     "AuditList": _obj(events={"type": "array", "items": {"type": "object"}}),
 }
+SCHEMAS.update(_LDAP_SCHEMAS)
 
 
 def spec() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""LDAP / Active Directory directory sync: sources per organization, runs, the scheduled job."""
