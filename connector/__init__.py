@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.register_blueprint(pages.bp)
     # Feature blueprints, registered explicitly (one line each).
     from .sso import views as sso_views; app.register_blueprint(sso_views.bp); csrf.exempt(sso_views.saml_acs)  # noqa: E702,E501
+    from . import jobs  # noqa: F401  (registers the job loop in background.LOOPS)
     from .console import bp as console_bp; app.register_blueprint(console_bp)  # noqa: E702
     from .ldap import scheduler as _ldap_scheduler  # noqa: F401  (registers the LDAP sync loop)
     _register_errors(app)

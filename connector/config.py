@@ -19,6 +19,12 @@ DEFAULTS: dict[str, Any] = {
     "ONE_ADMIN_ORG_PER_USER": False,
     # Run background jobs in the web process (the embedded default does).
     "JOBS_IN_PROCESS": True,
+    # Jobs (issue 6): a running job without a heartbeat this long is resumed by another worker.
+    "JOB_STALE_SECONDS": 60,
+    "IMPORT_MAX_ROWS": 200_000,
+    "IMPORT_MAX_BYTES": 50 * 1024 * 1024,
+    "IMPORT_BATCH_SIZE": 1000,
+    "GENERATE_BATCH_SIZE": 100,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
     # SSO: allowed clock skew (seconds) for ID tokens and SAML conditions; IdP fetch limits.

@@ -262,3 +262,4 @@ def audit(session, caller, org):
     return jsonify({"events": [s.event(e) for e in found]})
 
 from . import ldap as _ldap  # noqa: E402,F401  (LDAP directory sources)
+from . import imports as _imports  # noqa: E402,F401  (CSV import, generated accounts, jobs)

@@ -55,6 +55,8 @@ ROUTES = [
 ]
 from .openapi_ldap import ROUTES as _LDAP_ROUTES, SCHEMAS as _LDAP_SCHEMAS  # noqa: E402
 ROUTES += _LDAP_ROUTES
+from .openapi_imports import ROUTES as _IMPORT_ROUTES, SCHEMAS as _IMPORT_SCHEMAS  # noqa: E402
+ROUTES += _IMPORT_ROUTES
 
 _obj = lambda **props: {"type": "object", "properties": props}  # noqa: E731
 _str, _int = {"type": "string"}, {"type": "integer"}
@@ -98,6 +100,7 @@ SCHEMAS: dict[str, Any] = {
     "AuditList": _obj(events={"type": "array", "items": {"type": "object"}}),
 }
 SCHEMAS.update(_LDAP_SCHEMAS)
+SCHEMAS.update(_IMPORT_SCHEMAS)
 
 
 def spec() -> dict[str, Any]:

@@ -55,12 +55,15 @@ class Plan:
 def provision(session: Session, org: Organization, identities: list[Identity], *,
               source: Source, actor: Actor, connection: str | None = None,
               dry_run: bool = False, groups_mode: str = "add",
-              create_groups: bool = False) -> list[Result]:
+              create_groups: bool = False,
+              seats_taken: dict[int, int] | None = None) -> list[Result]:
     """Provision a batch of identities into ``org``; one result per record, in order.
 
     Runs inside the caller's transaction (never commits). ``dry_run`` computes exactly the same
     results and writes nothing. ``groups_mode="sync"`` makes the user's memberships in this
-    source's groups exactly ``identity.groups``."""
+    source's groups exactly ``identity.groups``. ``seats_taken`` (org id -> seats) counts seats
+    that earlier batches of the same dry run would have taken, so a batched dry run predicts
+    seat-limit rejections exactly as the commit will meet them."""
     if org.deleted_at is not None:
         raise NotFound(f"Organization {org.account!r} not found.")
     one_admin = bool(current_app.config.get("ONE_ADMIN_ORG_PER_USER")) if has_app_context() else False
@@ -68,7 +71,7 @@ def provision(session: Session, org: Organization, identities: list[Identity], *
         savepoint = session.begin_nested()
         try:
             results = _provision(session, org, identities, Source(source), actor, connection,
-                                 groups_mode, create_groups, one_admin)
+                                 groups_mode, create_groups, one_admin, seats_taken)
         except IntegrityError:
             # A concurrent transaction created the same person (or group) first: the unique
             # constraint caught it. Match again against what it committed.
@@ -94,7 +97,7 @@ def provision(session: Session, org: Organization, identities: list[Identity], *
 
 def _provision(session: Session, org: Organization, identities: list[Identity], source: Source,
                actor: Actor, connection: str | None, groups_mode: str, create_groups: bool,
-               one_admin: bool) -> list[Result]:
+               one_admin: bool, seats_taken: dict[int, int] | None = None) -> list[Result]:
     policy = Policy.load(session, org, one_admin)
     results: dict[int, Result] = {}
     records: dict[int, Identity] = {}
@@ -142,6 +145,9 @@ def _provision(session: Session, org: Organization, identities: list[Identity], 
                     target_ids, policy.one_admin_org, c)
     load_group_pairs(session, org, c)
     seats = count_active_seats(session, target_ids)
+    for oid, n in (seats_taken or {}).items():
+        if oid in seats:
+            seats[oid] += n
     plans: list[Plan] = []
     for i, ident in records.items():
         plan = Plan(i, ident, targets[i])

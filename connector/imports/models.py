@@ -1,0 +1,34 @@
+"""Staging rows of bulk jobs (CSV imports and generated accounts): one row per input line, with
+its outcome once its batch commits. Duplicate detection and resumption happen here, in the
+database, so a worker's memory stays flat however large the file."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class ImportRow(Base):
+    __tablename__ = "import_rows"
+    __table_args__ = (UniqueConstraint("job_id", "line"),
+                      Index("ix_import_rows_email", "job_id", "email_key"),
+                      Index("ix_import_rows_username", "job_id", "username_key"),
+                      Index("ix_import_rows_external", "job_id", "external_key"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)          # line number in the file (header = 1)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    username_key: Mapped[str | None] = mapped_column(String(150))
+    external_key: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str | None] = mapped_column(String(20))   # an Outcome once processed
+    reason: Mapped[str | None] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(40))    # the column the error is about
+    message: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    # A generated password, sealed (Fernet) until its sheet is downloaded once, then erased.
+    secret: Mapped[str | None] = mapped_column(Text)
