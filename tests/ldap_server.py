@@ -227,3 +227,66 @@ def start(bulk: int = 10_000, workdir: str | None = None) -> SlapdServer:
         proc.kill()
         raise RuntimeError("slapd did not start listening")
     return SlapdServer("127.0.0.1", port, tls_port, ca, workdir, proc, bulk)
+
+
+class Tree:
+    """A private subtree per test (ou=<random>) with people and groups, written as the admin."""
+
+    def __init__(self, server: SlapdServer) -> None:
+        from ldap3 import Connection, Server
+        self.server = server
+        self.conn = Connection(Server(server.host, port=server.port), ADMIN_DN, ADMIN_PW,
+                               auto_bind=True, raise_exceptions=True)
+        self.ou = f"t{uuid.uuid4().hex[:10]}"
+        self.base = f"ou={self.ou},{SUFFIX}"
+        self.people = f"ou=people,{self.base}"
+        self.groups = f"ou=groups,{self.base}"
+        self.conn.add(self.base, "organizationalUnit", {"ou": self.ou})
+        self.conn.add(self.people, "organizationalUnit", {"ou": "people"})
+        self.conn.add(self.groups, "organizationalUnit", {"ou": "groups"})
+        self.domain = f"{self.ou}.example.test"
+
+    def add_user(self, uid: str, *, ou: str | None = None, password: str | None = None,
+                 **attrs) -> str:
+        dn = f"uid={uid},{ou or self.people}"
+        values = {"uid": uid, "cn": attrs.pop("cn", f"{uid.title()} Person"),
+                  "sn": attrs.pop("sn", "Person"), "givenName": attrs.pop("givenName", uid.title()),
+                  "mail": attrs.pop("mail", f"{uid}@{self.domain}"), **attrs}
+        if password:
+            values["userPassword"] = password
+        self.conn.add(dn, ["inetOrgPerson"], values)
+        return dn
+
+    def add_users(self, n: int, prefix: str = "user") -> list[str]:
+        return [self.add_user(f"{prefix}{i:03d}") for i in range(n)]
+
+    def add_group(self, cn: str, members: list[str], kind: str = "groupOfNames") -> str:
+        dn = f"cn={cn},{self.groups}"
+        attr = {"groupOfNames": "member", "groupOfUniqueNames": "uniqueMember",
+                "posixGroup": "memberUid"}[kind]
+        values: dict = {"cn": cn}
+        if kind == "posixGroup":
+            values["gidNumber"] = 5000 + len(cn)
+        if members or kind == "posixGroup":
+            values[attr] = members
+        else:  # groupOfNames needs at least one member (RFC 4519)
+            values[attr] = [self.base]
+        self.conn.add(dn, [kind], values)
+        return dn
+
+    def modify(self, dn: str, **replace) -> None:
+        from ldap3 import MODIFY_REPLACE
+        self.conn.modify(dn, {k: [(MODIFY_REPLACE, v if isinstance(v, list) else [v])]
+                              for k, v in replace.items()})
+
+    def add_member(self, group_dn: str, member: str, attr: str = "member") -> None:
+        from ldap3 import MODIFY_ADD
+        self.conn.modify(group_dn, {attr: [(MODIFY_ADD, [member])]})
+
+    def remove_member(self, group_dn: str, member: str, attr: str = "member") -> None:
+        from ldap3 import MODIFY_DELETE
+        self.conn.modify(group_dn, {attr: [(MODIFY_DELETE, [member])]})
+
+    def entry_uuid(self, dn: str) -> str:
+        self.conn.search(dn, "(objectClass=*)", search_scope="BASE", attributes=["entryUUID"])
+        return str(self.conn.entries[0].entryUUID.value).lower()
