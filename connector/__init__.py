@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     csrf.exempt(api.bp)  # bearer-token API: no cookies, no CSRF
     app.register_blueprint(pages.bp)
     # Feature blueprints, registered explicitly (one line each).
+    from scim import blueprint as scim_bp; app.register_blueprint(scim_bp.bp); csrf.exempt(scim_bp.bp)  # noqa: E702
     from .sso import views as sso_views; app.register_blueprint(sso_views.bp); csrf.exempt(sso_views.saml_acs)  # noqa: E702,E501
     from . import jobs  # noqa: F401  (registers the job loop in background.LOOPS)
     from .console import bp as console_bp; app.register_blueprint(console_bp)  # noqa: E702

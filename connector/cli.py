@@ -362,6 +362,9 @@ def api_key_revoke(session, account, key_id):
 
 # Feature commands register here, explicitly (no import-scanning registry).
 def _register_features() -> None:
+    from .scim_cli import scim_group, scim_token_group
+    main.add_command(scim_token_group)
+    main.add_command(scim_group)
     from .imports.cli import accounts_group, import_group
     main.add_command(import_group)
     main.add_command(accounts_group)

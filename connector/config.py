@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "GENERATE_BATCH_SIZE": 100,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
+    "SCIM_MAX_RESULTS": 1000,  # SCIM filter maxResults: the largest page /Users and /Groups return
+    "SCIM_BULK_MAX_OPERATIONS": 1000,  # SCIM /Bulk maxOperations
+    "SCIM_BULK_MAX_PAYLOAD": 1048576,  # SCIM /Bulk maxPayloadSize in bytes
     # SSO: allowed clock skew (seconds) for ID tokens and SAML conditions; IdP fetch limits.
     "SSO_CLOCK_SKEW": 60,
     "SSO_FETCH_TIMEOUT": 5,

@@ -57,6 +57,8 @@ from .openapi_ldap import ROUTES as _LDAP_ROUTES, SCHEMAS as _LDAP_SCHEMAS  # no
 ROUTES += _LDAP_ROUTES
 from .openapi_imports import ROUTES as _IMPORT_ROUTES, SCHEMAS as _IMPORT_SCHEMAS  # noqa: E402
 ROUTES += _IMPORT_ROUTES
+from .openapi_scim import ROUTES as _SCIM_ROUTES, SCHEMAS as _SCIM_SCHEMAS  # noqa: E402
+ROUTES += _SCIM_ROUTES
 
 _obj = lambda **props: {"type": "object", "properties": props}  # noqa: E731
 _str, _int = {"type": "string"}, {"type": "integer"}
@@ -101,6 +103,7 @@ SCHEMAS: dict[str, Any] = {
 }
 SCHEMAS.update(_LDAP_SCHEMAS)
 SCHEMAS.update(_IMPORT_SCHEMAS)
+SCHEMAS.update(_SCIM_SCHEMAS)
 
 
 def spec() -> dict[str, Any]:
