@@ -32,7 +32,8 @@ FAMILY = ("lastName", "surname", "sn", "family_name", "urn:oid:2.5.4.4",
           "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname")
 DISPLAY = ("displayName", "name", "urn:oid:2.16.840.1.113730.3.1.241",
            "http://schemas.microsoft.com/identity/claims/displayname")
-GROUPS = ("groups", "group", "memberOf", "role", "roles",
+GROUPS = ("groups", "group", "memberOf", "isMemberOf", "role", "roles",
+          "urn:oid:1.3.6.1.4.1.5923.1.5.1.1", "urn:oid:1.3.6.1.4.1.5923.1.1.1.1",
           "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
           "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 

@@ -263,4 +263,5 @@ def audit(session, caller, org):
 
 from . import ldap as _ldap  # noqa: E402,F401  (LDAP directory sources)
 from . import imports as _imports  # noqa: E402,F401  (CSV import, generated accounts, jobs)
+from . import sso as _sso  # noqa: E402,F401  (SSO connections, attempts, domains)
 from . import scim_tokens as _scim_tokens  # noqa: E402,F401  (SCIM tokens, group mappings)

@@ -57,6 +57,8 @@ from .openapi_ldap import ROUTES as _LDAP_ROUTES, SCHEMAS as _LDAP_SCHEMAS  # no
 ROUTES += _LDAP_ROUTES
 from .openapi_imports import ROUTES as _IMPORT_ROUTES, SCHEMAS as _IMPORT_SCHEMAS  # noqa: E402
 ROUTES += _IMPORT_ROUTES
+from .openapi_sso import ROUTES as _SSO_ROUTES, SCHEMAS as _SSO_SCHEMAS  # noqa: E402
+ROUTES += _SSO_ROUTES
 from .openapi_scim import ROUTES as _SCIM_ROUTES, SCHEMAS as _SCIM_SCHEMAS  # noqa: E402
 ROUTES += _SCIM_ROUTES
 
@@ -103,6 +105,7 @@ SCHEMAS: dict[str, Any] = {
 }
 SCHEMAS.update(_LDAP_SCHEMAS)
 SCHEMAS.update(_IMPORT_SCHEMAS)
+SCHEMAS.update(_SSO_SCHEMAS)
 SCHEMAS.update(_SCIM_SCHEMAS)
 
 
