@@ -45,6 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None,
     csrf.exempt(api.bp)  # bearer-token API: no cookies, no CSRF
     app.register_blueprint(pages.bp)
     # Feature blueprints, registered explicitly (one line each).
+    from .invites import views as invites_views; app.register_blueprint(invites_views.bp)  # noqa: E702
+    from .outbox import worker as _outbox  # noqa: F401  (registers the outbox loop in background.LOOPS)
     from scim import blueprint as scim_bp; app.register_blueprint(scim_bp.bp); csrf.exempt(scim_bp.bp)  # noqa: E702
     from .sso import views as sso_views; app.register_blueprint(sso_views.bp); csrf.exempt(sso_views.saml_acs)  # noqa: E702,E501
     from . import jobs  # noqa: F401  (registers the job loop in background.LOOPS)

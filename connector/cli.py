@@ -362,6 +362,10 @@ def api_key_revoke(session, account, key_id):
 
 # Feature commands register here, explicitly (no import-scanning registry).
 def _register_features() -> None:
+    from .invites.cli import invite_code_group, invite_group, webhook_group
+    main.add_command(invite_code_group)
+    main.add_command(invite_group)
+    main.add_command(webhook_group)
     from .scim_cli import scim_group, scim_token_group
     main.add_command(scim_token_group)
     main.add_command(scim_group)

@@ -53,6 +53,8 @@ ROUTES = [
     ("/organizations/{account}/audit", "get", "Audit events, newest first", "audit.view",
      [_ACCOUNT], _q("action", "source", "actor", "before", "limit"), None, 200, "AuditList"),
 ]
+from .openapi_invites import ROUTES as _INVITE_ROUTES, SCHEMAS as _INVITE_SCHEMAS  # noqa: E402
+ROUTES += _INVITE_ROUTES
 from .openapi_ldap import ROUTES as _LDAP_ROUTES, SCHEMAS as _LDAP_SCHEMAS  # noqa: E402
 ROUTES += _LDAP_ROUTES
 from .openapi_imports import ROUTES as _IMPORT_ROUTES, SCHEMAS as _IMPORT_SCHEMAS  # noqa: E402
@@ -103,6 +105,7 @@ SCHEMAS: dict[str, Any] = {
                                                                      "items": _str}),
     "AuditList": _obj(events={"type": "array", "items": {"type": "object"}}),
 }
+SCHEMAS.update(_INVITE_SCHEMAS)
 SCHEMAS.update(_LDAP_SCHEMAS)
 SCHEMAS.update(_IMPORT_SCHEMAS)
 SCHEMAS.update(_SSO_SCHEMAS)

@@ -1,0 +1,1 @@
+"""Invite codes and email invitations: two ways a person joins, both through the pipeline."""
