@@ -91,6 +91,7 @@ def audit(org):
     rows = rows[:AUDIT_PAGE]
     return render_template("console/audit.html", org=org, rows=rows, filters=filters,
                            choices=queries.audit_choices(session, org),
+                           people=queries.people(session, rows),
                            next_before=rows[-1].id if more else None)
 
 

@@ -35,7 +35,8 @@ def line_chart(days: list[date], series: dict[str, list[int]], *, title: str,
                      f'font-size="11" fill="#57606a">{v}</text>')
     for i in sorted({0, n // 2, n}):
         if i < len(days):
-            parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle" '
+            anchor = "start" if i == 0 else "end" if i == n else "middle"
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}" '
                          f'font-size="11" fill="#57606a">{days[i].strftime("%d %b")}</text>')
     for k, (name, values) in enumerate(series.items()):
         colour = PALETTE[k % len(PALETTE)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, \
     url_for
@@ -110,8 +111,13 @@ def attempt(write: Callable, success: str | None = None) -> Any:
 
 
 def back(endpoint: str, **values) -> Any:
-    """Redirect (303) to a console page of the current organization."""
-    return redirect(url_for(endpoint, account=g.org.account, **values), code=303)
+    """Redirect (303) to a console page of the current organization, keeping the filters the
+    person had on that page (the referrer's query) when the form was posted from it."""
+    target = url_for(endpoint, account=g.org.account, **values)
+    ref = urlsplit(request.referrer or "")
+    if not values and ref.netloc == request.host and ref.path == target and ref.query:
+        target = auth.validate_next_url(f"{ref.path}?{ref.query}", target)
+    return redirect(target, code=303)
 
 
 def int_or_none(value: str | None) -> int | None:

@@ -26,9 +26,10 @@ def overview(org):
             seats_used=orgs.seats_used(session, org),
             statuses=queries.status_counts(session, org),
             by_source=by_source, bars=bar_list(by_source),
-            chart=line_chart(days, series, title="Members by source, last 30 days")
+            chart=line_chart(days, series, title="Active members by source, last 30 days")
             if series else None)
     if "audit.view" in g.perms:
         ctx["recent"] = members.audit_events(session, org, limit=10)
+        ctx["people"] = queries.people(session, ctx["recent"])
     return render_template("console/overview.html", **ctx)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Membership, MembershipStatus, Organization
+from ..models import AuditEvent, Membership, MembershipStatus, Organization, User
 
 
 def members_by_source(session: Session, org: Organization) -> dict[str, int]:
@@ -25,17 +25,17 @@ def status_counts(session: Session, org: Organization) -> dict[str, int]:
 
 def source_series(session: Session, org: Organization, days: int = 30,
                   today: date | None = None) -> tuple[list[date], dict[str, list[int]]]:
-    """Current members by source, counted cumulatively by the day they joined (last ``days``)."""
+    """Active members by source, counted cumulatively by the day they joined (last ``days``)."""
     today = today or datetime.now(timezone.utc).date()
     start = today - timedelta(days=days - 1)
     start_at = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    active = (Membership.organization_id == org.id,
+              Membership.status == MembershipStatus.ACTIVE)
     base = dict(session.execute(select(Membership.source, func.count()).where(
-        Membership.organization_id == org.id, Membership.created_at < start_at)
-        .group_by(Membership.source)).all())
+        *active, Membership.created_at < start_at).group_by(Membership.source)).all())
     day = func.date(Membership.created_at)
     rows = session.execute(select(Membership.source, day, func.count()).where(
-        Membership.organization_id == org.id, Membership.created_at >= start_at)
-        .group_by(Membership.source, day)).all()
+        *active, Membership.created_at >= start_at).group_by(Membership.source, day)).all()
     days_list = [start + timedelta(days=i) for i in range(days)]
     added: dict[str, dict[date, int]] = {}
     for source, d, n in rows:
@@ -77,3 +77,15 @@ def audit_choices(session: Session, org: Organization) -> dict[str, list[str]]:
         return sorted(session.scalars(select(col).where(
             AuditEvent.organization_id == org.id).distinct().limit(200)))
     return {"action": distinct(AuditEvent.action), "source": distinct(AuditEvent.source)}
+
+
+def people(session: Session, events: list[AuditEvent]) -> dict[str, str]:
+    """Readable names for the users events mention, keyed "user:<id>" (actor or target)."""
+    ids = {int(e.actor[5:]) for e in events if e.actor.startswith("user:") and e.actor[5:].isdigit()}
+    ids |= {int(e.target_id) for e in events if e.target_type == "user" and e.target_id.isdigit()}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.email, User.username, User.display_name)
+                           .where(User.id.in_(ids))).all()
+    return {f"user:{i}": (email or username or display or f"user {i}")
+            for i, email, username, display in rows}
