@@ -222,7 +222,8 @@ def _same_hierarchy(user: User, org: Organization, c: Candidates) -> bool:
         c.roots.get(user.home_organization_id) == org.root_id
 
 
-def _match(plan: Plan, org: Organization, policy: Policy, c: Candidates) -> User | None:
+def _match(plan: Plan, org: Organization, policy: Policy, c: Candidates,
+           source: Source | None = None) -> User | None:
     """Linked identity first, then a trusted email, then username; never an untrusted email."""
     ident = plan.ident
     found: dict[int, str] = {}
@@ -241,6 +242,10 @@ def _match(plan: Plan, org: Organization, policy: Policy, c: Candidates) -> User
         user = c.users[uid]
         trusted = (_same_hierarchy(user, org, c) or (plan.target.id, uid) in c.memberships
                    or (org.id, uid) in c.memberships)
+        if kind == "email" and source in (Source.OIDC, Source.SAML):
+            # A sign-in's email claim is only the IdP's word: an existing membership is no
+            # proof the signer owns that account (Entra "nOAuth"). Verified domain or nothing.
+            trusted = False
         if kind == "email" and ident.email_verified and email_domain(key) in policy.verified_domains:
             trusted = True
         if not trusted:
@@ -256,7 +261,7 @@ def _match(plan: Plan, org: Organization, policy: Policy, c: Candidates) -> User
 def _decide(plan: Plan, org: Organization, policy: Policy, c: Candidates, seats: dict[int, int],
             source: Source, actor: Actor, connection: str | None, groups_mode: str) -> None:
     ident = plan.ident
-    user = _match(plan, org, policy, c)
+    user = _match(plan, org, policy, c, source)
     plan.user = user
     membership = c.memberships.get((plan.target.id, user.id)) if user else None
     plan.membership = membership
