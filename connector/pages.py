@@ -11,10 +11,16 @@ _INDEX = """<!doctype html><html lang="en"><meta charset="utf-8">
 <h1>connector</h1>
 <p>The membership front door: SCIM, SSO, invites, CSV import, generated accounts and
 directory sync, all through one provisioning pipeline.</p>
+<p><a href="/signin">Sign in</a></p>
 <ul><li><a href="/api/v1/openapi.json">Admin API (OpenAPI)</a></li>
 <li><a href="/healthz">Health</a> · <a href="/readyz">Readiness</a></li></ul></main></html>"""
 
 
 @bp.get("/")
 def index():
+    from flask import redirect, url_for
+
+    from .auth import current_user
+    if current_user() is not None:
+        return redirect(url_for("console.my_orgs", all=1))
     return render_template_string(_INDEX)

@@ -7,3 +7,15 @@ bp = Blueprint("console", __name__)
 
 # Route modules, imported explicitly so the routing table is easy to find (one per page group).
 from . import common, signin, passwords, overview, members, structure, access, settings  # noqa: E402,F401,I001
+
+
+def _feature_pages() -> None:
+    """Pages over feature services; each is skipped while its feature is absent from the build."""
+    from importlib import import_module
+    from importlib.util import find_spec
+    for feature, pages in [("connector.invites", "invite_pages")]:
+        if find_spec(feature) is not None:
+            import_module(f"{__name__}.{pages}")
+
+
+_feature_pages()

@@ -43,7 +43,8 @@ def login():
             return redirect(next_url, code=303)
         error = GENERIC_FAILURE
     return render_template("console/login.html", error=error, next=next_url,
-                           login=request.form.get("login", ""), sso=sso_available()), \
+                           login=request.form.get("login", ""), sso=sso_available(),
+                           join="invites.join_form" in current_app.view_functions), \
         (401 if error else 200)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from importlib.util import find_spec
 
 import pytest
 from playwright.sync_api import expect
@@ -58,7 +59,7 @@ def test_admin_signs_in_and_manages_members(page, factory):
     page.shots("overview")
     page.set_viewport_size({"width": 390, "height": 844})
     page.shots("overview-phone")
-    page.get_by_role("link", name="Audit log").click()
+    page.get_by_role("link", name="Audit log", exact=True).click()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download CSV").click()
     assert "member.deactivated" in open(dl.value.path(), encoding="utf-8").read()
@@ -93,3 +94,36 @@ def test_main_pages_have_no_serious_accessibility_violations(page, factory):
         page.goto(path)
         found[path] = serious_violations(page)
     assert {p: v for p, v in found.items() if v} == {}
+
+
+@pytest.mark.skipif(find_spec("connector.invites") is None, reason="no invites in this build")
+def test_admin_creates_invite_code_and_a_new_person_joins_with_it(page, factory, browser, live):
+    seed(factory)
+    sign_in(page, "admin@acme.test")
+    page.get_by_role("link", name="Invites").click()
+    page.get_by_text("Create an invite code").click()
+    page.get_by_label("Label").fill("Class 4B")
+    page.get_by_label("Maximum uses").fill("30")
+    page.get_by_role("button", name="Create code").click()
+    code = page.get_by_label("New invite code").input_value()
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code)
+    page.shots("code-created")
+
+    newcomer = browser.new_context(base_url=live.url).new_page()
+    newcomer.goto("/signin")
+    newcomer.get_by_role("link", name="Join with a code").click()
+    newcomer.get_by_label("Invite code").fill(code.lower().replace("-", " "))
+    newcomer.get_by_label("Email").fill("newbie@elsewhere.test")
+    newcomer.get_by_label("Password").fill("a fresh password")
+    newcomer.get_by_label("Your name").fill("New Bie")
+    newcomer.get_by_role("button", name="Create my account and join").click()
+    expect(newcomer.get_by_role("status")).to_contain_text("You are now a member of Acme Corp")
+    newcomer.screenshot(path=str(page.shots.dir / "02-newcomer-joined.png"), full_page=True)
+    newcomer.context.close()
+
+    page.goto("/orgs/acme/members?q=newbie")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("invite_code")
+    page.goto("/orgs/acme/invites")
+    expect(page.locator("tbody tr", has_text="Class 4B")).to_contain_text("1 / 30")
+    page.shots("code-used")

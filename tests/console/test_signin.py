@@ -93,7 +93,7 @@ def test_short_new_password_is_refused_with_a_sentence(app, client, factory):
     r = post(client, "/password/change", {"current_password": PASSWORD, "new_password": "short",
                                           "confirm_password": "short"})
     assert r.status_code == 400
-    assert "at least 10 characters" in r.get_data(True)
+    assert "at least 8 characters" in r.get_data(True)
 
 
 def _reset_link(app) -> str:
