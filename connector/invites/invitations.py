@@ -25,20 +25,19 @@ from .models import Invitation
 
 MAX_DAYS = 30
 MAX_BATCH = 10_000
-_SPLIT = re.compile(r"[\s,;]+")
+_SEPARATORS = re.compile(r"[\n\r,;]+")
+_NAMED = re.compile(r"<([^<>]*)>")
 
 
 def parse_addresses(text: str | list[str]) -> list[str]:
-    """A pasted list (commas, semicolons, spaces, newlines; "Name <a@b>" forms) to addresses."""
-    items = text if isinstance(text, list) else _SPLIT.split(text or "")
-    out = []
-    for item in items:
-        item = (item or "").strip().strip("<>\"'")
-        if "<" in item:
-            item = item.rsplit("<", 1)[1].rstrip(">")
-        if item:
-            out.append(item)
-    return out
+    """A pasted list (commas, semicolons, newlines or spaces; "Name <a@b>" forms) to addresses."""
+    out: list[str] = []
+    for chunk in (text if isinstance(text, list) else _SEPARATORS.split(text or "")):
+        chunk = (chunk or "").strip()
+        named = _NAMED.findall(chunk)
+        out.extend(a.strip() for a in named) if named else out.extend(
+            w.strip("\"'") for w in chunk.split())
+    return [a for a in out if a]
 
 
 def effective_status(inv: Invitation) -> str:
@@ -88,6 +87,7 @@ def invite(session: Session, org: Organization, addresses: list[str] | str, *, a
     if len(raw) > MAX_BATCH:
         raise InvalidInput(f"At most {MAX_BATCH} addresses at once.", code="too_many")
     target = target_org(session, org, sub)
+    role = role or target.default_role or "member"  # the email says which role awaits
     results: list[dict] = []
     wanted: dict[str, int] = {}
     for i, r in enumerate(raw):
