@@ -13,7 +13,8 @@ def _feature_pages() -> None:
     """Pages over feature services; each is skipped while its feature is absent from the build."""
     from importlib import import_module
     from importlib.util import find_spec
-    for feature, pages in [("connector.invites", "invite_pages")]:
+    for feature, pages in [("connector.invites", "invite_pages"),
+                           ("connector.accounts", "bulk_pages")]:
         if find_spec(feature) is not None:
             import_module(f"{__name__}.{pages}")
 

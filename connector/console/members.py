@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import flash, render_template, request
 
-from .. import db, members, orgs, pipeline
+from .. import db, members, pipeline
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..identity import Identity, Source
 from ..models import MembershipStatus
 from ..roles import RANKS
-from ..security import new_token
 from . import bp
 from .common import actor_for, attempt, back, org_page
 from .passwords import send_reset_email
@@ -150,13 +149,8 @@ def _reset(session, org, user_id: int) -> tuple[str, str] | None:
         send_reset_email(session, user)
         flash(f"A password reset link is on its way to {user.email}.", "ok")
         return None
-    home = session.get(type(org), user.home_organization_id) if user.home_organization_id \
-        else None
-    # Only the organization that created an email-less account may set its password: another
-    # organization's admin must not be able to take over a shared account.
-    if home is None or not orgs.is_within(home, org):
-        raise Forbidden("This account belongs to another organization; its admins can reset it.",
-                        code="not_home_organization")
-    temp = new_token("pw", 9)[3:]
-    pipeline.set_password(session, user, temp, actor, must_change=True)
+    # An email-less (generated) account gets a new temporary password; the accounts service
+    # checks that this organization created it and that SCIM/LDAP does not manage it.
+    from ..accounts import service as accounts
+    user, temp = accounts.reset_password(session, org, user.id, actor=actor)
     return user.username or str(user.id), temp

@@ -43,10 +43,12 @@ document.querySelectorAll("[data-progress-url]").forEach(function (box) {
                                                  credentials: "same-origin"})
       .then(function (r) { return r.json(); })
       .then(function (job) {
-        var total = job.progress_total || 0, done = job.progress_done || 0;
+        var total = job.rows_total || 0, done = job.rows_done || 0;
         if (total) { bar.max = total; bar.value = done; }
-        label.textContent = job.status + (total ? " — " + done + " of " + total : "");
-        if (["succeeded", "failed", "cancelled", "done", "completed"].indexOf(job.status) >= 0) {
+        label.textContent = job.status + (total ? " — " + done.toLocaleString() + " of " +
+                                          total.toLocaleString() + " rows" : "") +
+                            (job.rate ? " (" + job.rate + " rows/s)" : "");
+        if (job.status === "done" || job.status === "failed") {
           box.setAttribute("data-status", job.status);
           var after = box.getAttribute("data-done-url");
           if (after) window.location.assign(after);

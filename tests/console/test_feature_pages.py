@@ -56,3 +56,82 @@ def test_member_cannot_open_the_invites_page(app, client, factory):
     sign_in(client, "member@acme.test")
     assert client.get("/orgs/acme/invites").status_code == 403
     assert not re.search(r'href="/orgs/acme/invites"', client.get("/orgs/acme").get_data(True))
+
+
+BAD_CSV = ("email,first_name,last_name,role\n"
+           "ada@acme.test,Ada,Lovelace,member\n"
+           "not-an-email,Bad,Row,member\n"
+           "grace@acme.test,Grace,Hopper,wizard\n"
+           "linus@acme.test,Linus,T,staff\n")
+
+
+def _upload(client, body: str = BAD_CSV):
+    import io
+    html = client.get("/orgs/acme/imports").get_data(True)
+    from tests.console.helpers import csrf
+    return client.post("/orgs/acme/imports", data={
+        "csrf_token": csrf(html), "passwords": "none",
+        "file": (io.BytesIO(body.encode()), "people.csv")}, content_type="multipart/form-data")
+
+
+@needs["imports"]
+def test_csv_import_previews_errors_by_line_and_column_then_commits(app, client, factory):
+    from connector.jobs import run_pending
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    r = _upload(client)
+    assert r.status_code == 303
+    job_url = r.headers["Location"]
+    run_pending(app)
+    html = client.get(job_url).get_data(True)
+    assert "What the import would do" in html
+    # Line 3's email cell and line 4's role cell are the ones marked.
+    assert re.search(r'<th scope="row">3</th>\s*<td class="err-cell"[^>]*>not-an-email</td>', html)
+    assert re.search(r'<td class="err-cell"[^>]*>wizard</td>', html)
+    with app.app_context():
+        from connector.models import User
+        assert db.session().scalar(select(User).where(User.email == "ada@acme.test")) is None
+    r = post(client, job_url + "/commit", page=job_url)
+    real_url = r.headers["Location"]
+    assert real_url != job_url
+    run_pending(app)
+    html = client.get(real_url).get_data(True)
+    assert "Result" in html
+    report = client.get(real_url + "/report.csv").get_data(True)
+    assert "not-an-email" in report and "ada@acme.test" in report
+    members_html = client.get("/orgs/acme/members?source=csv").get_data(True)
+    assert "ada@acme.test" in members_html and "linus@acme.test" in members_html
+
+
+@needs["imports"]
+def test_job_status_of_another_organization_is_not_found(app, client, factory):
+    from connector.jobs import create_job
+    from connector import orgs
+    from connector.identity import Actor
+    seed(factory)
+    factory.org("other")
+    job_id = factory.run(lambda s: create_job(s, orgs.require_org(s, "other"), "csv_import", {},
+                                              actor=Actor.operator()).id)
+    sign_in(client, "admin@acme.test")
+    assert client.get(f"/orgs/acme/jobs/{job_id}.json").status_code == 404
+
+
+@needs["accounts"]
+def test_generated_accounts_sheet_is_handed_out_once(app, client, factory):
+    from connector.jobs import run_pending
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    r = post(client, "/orgs/acme/accounts/generate", {"count": "5", "prefix": "pupil"})
+    job_url = r.headers["Location"]
+    run_pending(app)
+    html = client.get(job_url).get_data(True)
+    assert "5 account(s) created" in html
+    other_admin = app.test_client()
+    sign_in(other_admin, "owner@acme.test")
+    assert "Only user:" in other_admin.get(job_url).get_data(True)
+    sheet = post(client, job_url + "/sheet", {"format": "csv"}, page=job_url)
+    assert sheet.headers["Content-Type"].startswith("text/csv")
+    assert sheet.get_data(True).count("pupil") >= 5
+    again = post(client, job_url + "/sheet", {"format": "csv"}, page=job_url)
+    assert again.status_code == 303
+    assert "downloaded already" in client.get(job_url).get_data(True)
