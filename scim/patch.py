@@ -245,7 +245,9 @@ def _pathless(kind: str, data: dict, op: str, value: Any, members: MemberOps) ->
     if not isinstance(value, dict):
         raise errors.InvalidValue("An operation without a path takes an object value.")
     for key, v in value.items():
-        if key.lower() in ("schemas",):
+        if key.lower() in ("schemas", "id", "meta"):
+            # Okta's group push sends {"op": "replace", "value": {"id": ..., "displayName": ...}}:
+            # the read-only id (unchanged) rides along; ignore it as PUT does (RFC 7644 §3.5.1).
             continue
         low = key.lower()
         if low in EXTENSIONS[kind] and isinstance(v, dict):

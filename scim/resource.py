@@ -31,7 +31,9 @@ def _coerce(defn: dict, value: Any, name: str, *, in_multi: bool = False) -> Any
     t = defn["type"]
     if t == "complex":
         if not isinstance(value, dict):
-            if in_multi and isinstance(value, (str, int)):
+            if isinstance(value, (str, int)) and "value" in sub_index(defn):
+                # A bare value for a complex attribute: Entra ID sends the enterprise manager
+                # as "manager": "<id>" (and multi-valued items as plain strings).
                 return {"value": str(value)}
             raise InvalidValue(f"'{name}' must be an object.")
         return _complex(sub_index(defn), value, name)
