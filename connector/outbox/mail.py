@@ -8,11 +8,13 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 from jinja2 import TemplateNotFound
+from sqlalchemy.orm import Session
 
 from .. import db
 from .queue import Claimed, claim, mark_failed, mark_retry, mark_sent, release
@@ -109,7 +111,7 @@ class SMTPTransport:
             raise ConnectionFailure(f"cannot connect to {p.hostname}:{p.port}: {err}") from None
         return conn
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, msg_id: int = 0) -> None:
         if self.conn is None:
             self.conn = self._connect()
         try:
@@ -187,41 +189,51 @@ def _scrubbed(payload: dict) -> dict:
 
 
 def deliver_emails(limit: int | None = None) -> int:
-    """Claim and deliver one batch of due emails; returns how many rows were handled."""
+    """Claim and deliver one batch of due emails; returns how many rows were handled.
+
+    Outcomes are written in small groups (OUTBOX_COMMIT_EVERY) rather than one transaction per
+    message: if the process dies, at most that many delivered messages are sent again when
+    their lease runs out; in the normal case nothing is sent twice."""
     cfg = current_app.config
     with db.transaction() as session:
         batch = claim(session, "email", limit or int(cfg.get("OUTBOX_BATCH_SIZE", 100)),
                       float(cfg.get("OUTBOX_LEASE_SECONDS", 300)))
     if not batch:
         return 0
+    every = max(1, int(cfg.get("OUTBOX_COMMIT_EVERY", 10)))
+    outcomes: list[Callable[[Session], object]] = []
+
+    def flush() -> None:
+        if outcomes:
+            with db.transaction() as session:
+                for outcome in outcomes:
+                    outcome(session)
+            outcomes.clear()
+
     out = transport()
     try:
         for i, msg in enumerate(batch):
             try:
-                mime = render(msg)
-                if isinstance(out, EmlTransport):
-                    out.send(mime, msg.id)
-                else:
-                    out.send(mime)
+                out.send(render(msg), msg.id)
             except ConnectionFailure as err:
                 # The server is down: this message's attempt counts, the rest go back untried.
-                with db.transaction() as session:
-                    mark_retry(session, msg, str(err))
-                    release(session, batch[i + 1:], str(err))
+                rest = batch[i + 1:]
+                outcomes.append(lambda s, m=msg, e=str(err), r=rest: (
+                    mark_retry(s, m, e), release(s, r, e)))
                 log.warning("SMTP unavailable, %d message(s) wait: %s", len(batch) - i, err)
                 break
             except TemporaryFailure as err:
-                with db.transaction() as session:
-                    mark_retry(session, msg, str(err))
+                outcomes.append(lambda s, m=msg, e=str(err): mark_retry(s, m, e))
             except PermanentFailure as err:
-                with db.transaction() as session:
-                    mark_failed(session, msg, str(err))
-                    _bounced(session, msg, str(err))
+                outcomes.append(lambda s, m=msg, e=str(err): (mark_failed(s, m, e),
+                                                              _bounced(s, m, e)))
             else:
-                with db.transaction() as session:
-                    mark_sent(session, msg, _scrubbed(msg.payload))
+                outcomes.append(lambda s, m=msg: mark_sent(s, m, _scrubbed(m.payload)))
+            if len(outcomes) >= every:
+                flush()
     finally:
         out.close()
+        flush()
     return len(batch)
 
 
