@@ -3,9 +3,10 @@ AuthenticationFailed. Protocol only: the replay cache and the session live with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -97,11 +98,19 @@ def _auth(s: Settings, request_data: dict[str, Any]) -> OneLogin_Saml2_Auth:
                                    code="saml_misconfigured", detail=str(err)[:200]) from None
 
 
-def begin(s: Settings, request_data: dict[str, Any], relay_state: str) -> tuple[str, str]:
-    """The IdP URL carrying our AuthnRequest (HTTP-Redirect binding), and the request id."""
+def begin(s: Settings, request_data: dict[str, Any],
+          relay_for: Callable[[str], str]) -> tuple[str, str]:
+    """The IdP URL carrying our AuthnRequest (HTTP-Redirect binding), and the request id.
+    ``relay_for(request_id)`` builds the RelayState, so it can carry the request id itself."""
     auth = _auth(s, request_data)
-    url = auth.login(return_to=relay_state)
-    return url, auth.get_last_request_id()
+    url = auth.login()
+    rid = auth.get_last_request_id()
+    params = {"SAMLRequest": parse_qs(urlsplit(url).query)["SAMLRequest"][0],
+              "RelayState": relay_for(rid)}
+    if s.sign_requests:
+        # SAML bindings §3.4.4.1: the signature covers SAMLRequest, RelayState and SigAlg.
+        auth.add_request_signature(params, OneLogin_Saml2_Constants.RSA_SHA256)
+    return auth.redirect_to(s.idp_sso_url, params), rid
 
 
 def finish(s: Settings, request_data: dict[str, Any], request_id: str | None

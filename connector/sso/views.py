@@ -86,19 +86,14 @@ def login(account: str, name: str):
 
 
 def _saml_begin(org: Organization, conn: SsoConnection, next_url: str, test: bool) -> str:
-    s = service.saml_settings(org, conn)
-    url, rid = saml.begin(s, _request_data(), "")
     # The ACS is a cross-site POST: SameSite=Lax keeps our cookie away from it, so the request
     # id travels signed in RelayState and is bound to this browser again at the done step.
-    relay = flow.sign("relay", {"r": rid, "c": conn.id, "n": next_url, "t": test})
-    from urllib.parse import parse_qs, urlsplit
-    from onelogin.saml2.auth import OneLogin_Saml2_Auth
-    params = {"SAMLRequest": parse_qs(urlsplit(url).query)["SAMLRequest"][0], "RelayState": relay}
-    if s.sign_requests:
-        OneLogin_Saml2_Auth(_request_data(), old_settings=s.onelogin()).add_request_signature(params)
+    url, rid = saml.begin(service.saml_settings(org, conn), _request_data(),
+                          lambda rid: flow.sign("relay", {"r": rid, "c": conn.id, "n": next_url,
+                                                          "t": test}))
     rids = list(cookie.get("sso_saml") or [])[-(MAX_PENDING - 1):]
     cookie["sso_saml"] = rids + [rid]
-    return OneLogin_Saml2_Auth.redirect_to(s.idp_sso_url, params)
+    return url
 
 
 def _request_data() -> dict:

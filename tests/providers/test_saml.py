@@ -45,7 +45,7 @@ def make_settings(idp, sp_keys, **kw) -> saml.Settings:
 
 def login(idp, s):
     """SP-initiated: our AuthnRequest through the IdP; the request id and the SAMLResponse."""
-    url, rid = saml.begin(s, {**REQUEST, "post_data": {}}, "relay")
+    url, rid = saml.begin(s, {**REQUEST, "post_data": {}}, lambda rid: "relay")
     _, fields = parse_form(requests.get(url, timeout=5).text)
     return rid, fields["SAMLResponse"]
 
