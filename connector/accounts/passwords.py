@@ -26,7 +26,8 @@ INLINE_BELOW = 4              # a pool is not worth starting for a handful of ha
 @lru_cache(maxsize=1)
 def words() -> tuple[str, ...]:
     with open(WORDS_FILE, encoding="utf-8") as fh:
-        return tuple(w.strip() for w in fh if w.strip() and not w.startswith("#"))
+        # Letters only: the words are joined with "-" (the EFF list's "yo-yo" is "yoyo" here).
+        return tuple(w.strip() for w in fh if w.strip().isalpha())
 
 
 def new_password(length: int = PASSWORD_LENGTH) -> str:

@@ -129,7 +129,7 @@ def test_passwords_are_strong_and_passphrases_use_the_word_list():
     pw = {new_password() for _ in range(200)}
     assert len(pw) == 200 and all(len(p) == 12 for p in pw)
     assert not any(set(p) & set("0O1lI") for p in pw)
-    assert len(words()) == 1296
+    assert len(words()) == 1296 and all(w.isalpha() for w in words())
     assert len(new_passphrase().split("-")) == 4
 
 
