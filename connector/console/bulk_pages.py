@@ -18,9 +18,9 @@ from . import bp
 from .chart import bar_list
 from .common import NAV, actor_for, attempt, back, int_or_none, org_page
 
-NAV.insert(3, ("console.imports", "CSV import", "imports.run"))
+NAV.insert(3, ("console.imports_page", "CSV import", "imports.run"))
 NAV.insert(4, ("console.generate", "Generated accounts", "imports.run"))
-PREVIEW_ROWS = 200
+PREVIEW_ERRORS, PREVIEW_SAMPLE = 200, 15
 
 
 def recent_jobs(org, kind: str, limit: int = 10) -> list[Job]:
@@ -29,10 +29,12 @@ def recent_jobs(org, kind: str, limit: int = 10) -> list[Job]:
 
 
 def preview_rows(job: Job) -> list[ImportRow]:
-    """Rejected rows first (every one up to the limit), then the first accepted ones."""
-    return list(db.session().scalars(select(ImportRow).where(ImportRow.job_id == job.id)
-                .order_by((ImportRow.status == "rejected").desc(), ImportRow.line)
-                .limit(PREVIEW_ROWS)))
+    """Rejected rows first (up to the limit), then a sample of the first accepted ones."""
+    def rows(rejected: bool, limit: int) -> list[ImportRow]:
+        cond = ImportRow.status == "rejected" if rejected else ImportRow.status != "rejected"
+        return list(db.session().scalars(select(ImportRow).where(
+            ImportRow.job_id == job.id, cond).order_by(ImportRow.line).limit(limit)))
+    return rows(True, PREVIEW_ERRORS) + rows(False, PREVIEW_SAMPLE)
 
 
 def _after_commit(job: Job | None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,18 @@ def browser():
 @pytest.fixture
 def live(app):
     app.config["WTF_CSRF_ENABLED"] = True
+    stop = threading.Event()
+    worker = None
+    if find_spec("connector.jobs") is not None:
+        # The background jobs (imports, generated accounts) run as in `connector serve`.
+        from connector.jobs import job_loop
+        worker = threading.Thread(target=job_loop, args=(app, stop), daemon=True)
+        worker.start()
     with LiveServer(app) as server:
         yield server
+    stop.set()
+    if worker is not None:
+        worker.join(10)
 
 
 @pytest.fixture

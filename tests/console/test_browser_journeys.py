@@ -127,3 +127,81 @@ def test_admin_creates_invite_code_and_a_new_person_joins_with_it(page, factory,
     page.goto("/orgs/acme/invites")
     expect(page.locator("tbody tr", has_text="Class 4B")).to_contain_text("1 / 30")
     page.shots("code-used")
+
+
+def _people_csv(tmp_path, good: int = 300) -> str:
+    lines = ["email,first_name,last_name,role"]
+    lines += [f"person{i}@acme.test,Person,{i},member" for i in range(good)]
+    lines.insert(3, "not-an-email,Bad,Address,member")
+    lines.insert(6, "wiz@acme.test,Wrong,Role,wizard")
+    path = tmp_path / "people.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.skipif(find_spec("connector.imports") is None, reason="no CSV import in this build")
+def test_admin_imports_a_csv_with_errors_previews_commits_and_gets_the_report(page, factory,
+                                                                             tmp_path):
+    seed(factory)
+    sign_in(page, "admin@acme.test")
+    page.get_by_role("link", name="CSV import").click()
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download the template").click()
+    assert open(dl.value.path(), encoding="utf-8-sig").readline().startswith("email,")
+    page.get_by_label("File").set_input_files(_people_csv(tmp_path))
+    page.shots("upload")
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_role("heading", name="What the import would do")).to_be_visible()
+    errors = page.locator("td.err-cell")
+    expect(errors).to_have_count(2)
+    expect(errors.first).to_have_text("not-an-email")
+    page.shots("preview-with-errors", full_page=False)
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name=re.compile("Commit the import")).click()
+    expect(page.get_by_role("heading", name=re.compile("Import of people.csv"))).to_be_visible()
+    page.shots("progress", full_page=False)
+    expect(page.get_by_role("heading", name="Result")).to_be_visible(timeout=60_000)
+    expect(page.locator(".card", has_text="created").first).to_contain_text("300")
+    page.shots("result")
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download the report (CSV)").click()
+    report = open(dl.value.path(), encoding="utf-8").read()
+    assert "not-an-email" in report and report.count("created") >= 300
+
+
+@pytest.mark.skipif(find_spec("connector.accounts") is None, reason="no generated accounts")
+def test_admin_generates_30_accounts_and_a_pupil_must_change_the_password(page, factory,
+                                                                          browser, live):
+    import csv
+    seed(factory)
+    sign_in(page, "admin@acme.test")
+    page.get_by_role("link", name="Generated accounts").click()
+    page.get_by_label("How many").fill("30")
+    page.get_by_label("Username prefix").fill("pupil")
+    page.shots("form")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("status").first).to_contain_text("30 account(s) created",
+                                                             timeout=60_000)
+    page.shots("batch-done")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download as CSV").click()
+    rows = list(csv.DictReader(open(dl.value.path(), encoding="utf-8-sig")))
+    assert len(rows) == 30
+    page.reload()
+    expect(page.get_by_text("was downloaded already")).to_be_visible()
+    first = rows[0]
+    user_col = next(k for k in first if "user" in k.lower())
+    pw_col = next(k for k in first if "password" in k.lower())
+
+    pupil = browser.new_context(base_url=live.url, viewport={"width": 390, "height": 844}
+                                ).new_page()
+    sign_in(pupil, first[user_col], first[pw_col])
+    expect(pupil.get_by_role("heading", name="Choose your own password")).to_be_visible()
+    pupil.screenshot(path=str(page.shots.dir / "03-pupil-must-change.png"), full_page=True)
+    pupil.get_by_label("Temporary password").fill(first[pw_col])
+    pupil.get_by_label("New password", exact=True).fill("my very own secret")
+    pupil.get_by_label("New password again").fill("my very own secret")
+    pupil.get_by_role("button", name="Save password").click()
+    expect(pupil.get_by_role("heading", name=re.compile("Acme Corp"))).to_be_visible()
+    pupil.screenshot(path=str(page.shots.dir / "04-pupil-signed-in.png"), full_page=True)
+    pupil.context.close()
