@@ -23,10 +23,9 @@ from connector import create_app, db, migrations, orgs  # noqa: E402
 from connector.db import utcnow  # noqa: E402
 from connector.identity import Actor  # noqa: E402
 from connector.invites import invitations  # noqa: E402
-from connector.models import AuditEvent, OutboxMessage  # noqa: E402
 from connector.invites.models import Invitation  # noqa: E402
+from connector.models import AuditEvent, OutboxMessage  # noqa: E402
 from connector.outbox.worker import deliver_once  # noqa: E402
-
 
 SERVER = r"""
 import asyncio, signal, sys, threading

@@ -21,7 +21,7 @@ from ..identity import Actor, Source
 from ..models import Credential, CredentialKind, Organization, User
 from ..roles import RANKS
 from ..security import token_hash
-from .common import JoinRefused, Joined, join, validate_grant
+from .common import Joined, JoinRefused, join, validate_grant
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH, GROUP = 12, 4
@@ -134,7 +134,7 @@ _REFUSALS = {
 
 def join_with_code(session: Session, raw: str | None, *, user: User | None = None,
                    email: str | None = None, password: str | None = None,
-                   name: str | None = None) -> Joined:
+                   name: str | None = None, password_signin: bool = False) -> Joined:
     """Join the code's organization: ``user`` when signed in, else a new account.
 
     Exact use counts: the use is taken by one conditional UPDATE (uses < max_uses) checked by
@@ -159,7 +159,8 @@ def join_with_code(session: Session, raw: str | None, *, user: User | None = Non
                   user_id=user.id if user is not None else None)
     joined = join(session, org, source=Source.INVITE_CODE, actor=actor, user=user, email=email,
                   password=password, name=name, role=d.get("role"),
-                  sub=d.get("sub_organization"), groups=d.get("groups"))
+                  sub=d.get("sub_organization"), groups=d.get("groups"),
+                  password_signin=password_signin)
     if joined.outcome == "already_member":
         return joined  # no use is taken by someone who already belongs
     taken = session.execute(

@@ -74,11 +74,21 @@ def email_taken(session: Session, email: str) -> bool:
                                                 User.deleted_at.is_(None))) is not None
 
 
+def sso_required(org: Organization) -> bool:
+    """The organization's members sign in through its SSO only (setting ``require_sso``)."""
+    return bool((org.settings or {}).get("require_sso"))
+
+
 def join(session: Session, org: Organization, *, source: Source, actor: Actor,
          user: User | None = None, email: str | None = None, password: str | None = None,
          name: str | None = None, role: str | None = None, sub: str | None = None,
-         groups: list[str] | None = None) -> Joined:
+         groups: list[str] | None = None, password_signin: bool = False) -> Joined:
     """Join ``user`` (signed in) or create an account, through the pipeline."""
+    if sso_required(org) and (user is None or password_signin):
+        # A password account (new, or just signed in with one) would bypass the organization's
+        # identity provider: the person signs in through SSO first, then accepts.
+        raise JoinRefused(f"{org.name} signs in with single sign-on: sign in through it first, "
+                          "then come back to this page.", code="sso_required")
     target = target_org(session, org, sub)
     if user is not None:
         m = session.scalar(select(Membership).where(Membership.organization_id == target.id,

@@ -20,7 +20,7 @@ from ..pipeline.context import chunks
 from ..pipeline.normalize import normalize_email, valid_email
 from ..roles import RANKS
 from ..security import token_hash
-from .common import JoinRefused, Joined, join, target_org, validate_grant
+from .common import Joined, JoinRefused, join, target_org, validate_grant
 from .models import Invitation
 
 MAX_DAYS = 30
@@ -231,7 +231,7 @@ def bound_elsewhere(session: Session, inv: Invitation, user: User) -> bool:
 
 
 def accept(session: Session, token: str, *, user: User | None = None, password: str | None = None,
-           name: str | None = None) -> Joined:
+           name: str | None = None, password_signin: bool = False) -> Joined:
     """Accept with ``user`` (signed in) or create the account of the invited address."""
     inv = check_usable(find_by_token(session, token))
     org = session.get(Organization, inv.organization_id)
@@ -252,7 +252,8 @@ def accept(session: Session, token: str, *, user: User | None = None, password: 
     actor = Actor(f"invitation:{inv.id}", rank=RANKS["admin"], user_id=user.id if user else None)
     joined = join(session, org, source=Source.INVITATION, actor=actor, user=user,
                   email=None if user else inv.email, password=password, name=name,
-                  role=inv.role, sub=inv.sub_organization, groups=inv.groups)
+                  role=inv.role, sub=inv.sub_organization, groups=inv.groups,
+                  password_signin=password_signin)
     session.execute(update(Invitation).where(Invitation.id == inv.id)
                     .values(accepted_user_id=joined.user_id)
                     .execution_options(synchronize_session=False))

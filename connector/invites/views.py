@@ -4,7 +4,7 @@ Each page signs the person in (existing account, password) or creates their acco
 through the pipeline. Outcomes get their own page with a sentence a person understands."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import TooManyRequests
 
@@ -14,7 +14,7 @@ from ..limits import limiter
 from ..models import Organization, User
 from ..security import verify_password
 from . import codes, invitations, lockout
-from .common import JoinRefused, email_taken
+from .common import JoinRefused, email_taken, sso_required
 
 bp = Blueprint("invites", __name__)
 
@@ -26,6 +26,7 @@ TITLES = {
     "invalid_link": "This link isn't valid", "wrong_address": "This invitation is for someone else",
     "account_exists": "You already have an account", "locked_out": "Too many attempts",
     "member_deactivated": "Your membership is deactivated",
+    "sso_required": "Sign in with single sign-on first",
 }
 STATUS = {"joined": 200, "already_member": 200, "invalid_code": 404, "invalid_link": 404,
           "expired": 410, "revoked": 410, "locked_out": 429}
@@ -49,8 +50,15 @@ def _account_key() -> str:
 
 def _outcome(code: str, message: str, org: Organization | None = None):
     return render_template("invites/outcome.html", code=code, title=TITLES.get(code, "Sorry"),
-                           message=message, org=org, console=_has("console.login")), \
-        STATUS.get(code, 409)
+                           message=message, org=org, sso_url=_sso_url()), STATUS.get(code, 409)
+
+
+def _sso_url(email: str | None = None) -> str | None:
+    """Home-realm discovery of the SSO feature, coming back to this page after sign-in."""
+    if not _has("sso.start"):
+        return None
+    back = request.path if request.method == "GET" else (request.referrer or request.path)
+    return url_for("sso.start", email=email or None, next=auth.validate_next_url(back, "/"))
 
 
 def _has(endpoint: str) -> bool:
@@ -92,12 +100,14 @@ def join_submit():
     try:
         with db.transaction() as session:
             lockout.check(session, keys)
-            if user is None and f.get("action") == "signin":
+            password_signin = user is None and f.get("action") == "signin"
+            if password_signin:
                 user = _sign_in(session, email, f.get("password", ""))
             joined = codes.join_with_code(session, f.get("code"), user=user,
                                           email=None if user else email,
                                           password=None if user else f.get("password"),
-                                          name=None if user else f.get("name"))
+                                          name=None if user else f.get("name"),
+                                          password_signin=password_signin)
             if user is None:
                 user = session.get(User, joined.user_id)
             lockout.clear(session, keys[1:])
@@ -144,7 +154,8 @@ def _accept_page(session, token, inv, org, error: str | None = None, status: int
     return render_template(
         "invites/accept.html", token=token, inv=inv, org=org, user=user, error=error,
         wrong=user is not None and invitations.bound_elsewhere(session, inv, user),
-        has_account=email_taken(session, inv.email),
+        has_account=email_taken(session, inv.email), sso=sso_required(org),
+        sso_url=_sso_url(inv.email),
         allow_any=bool((org.settings or {}).get("allow_any_invite_address"))), status
 
 
@@ -170,7 +181,8 @@ def invitation_submit(token: str):
             elif user is None:
                 raise JoinRefused("Sign in or create your account first.", code="bad_credentials")
             else:
-                joined = invitations.accept(session, token, user=user)
+                joined = invitations.accept(session, token, user=user,
+                                            password_signin=action == "signin")
     except (JoinRefused, ConnectorError) as err:
         session = db.session()
         inv = invitations.find_by_token(session, token)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -93,7 +93,7 @@ def backoff_seconds(attempts: int) -> float:
 
 
 def mark_retry(session: Session, msg: Claimed, reason: str) -> str:
-    """A temporary failure: retry later, or give up after OUTBOX_MAX_ATTEMPTS. Returns the status."""
+    """A temporary failure: retry later, or give up after OUTBOX_MAX_ATTEMPTS; returns status."""
     if msg.attempts >= int(current_app.config.get("OUTBOX_MAX_ATTEMPTS", 8)):
         mark_failed(session, msg, f"gave up after {msg.attempts} attempts: {reason}")
         return FAILED
@@ -113,13 +113,3 @@ def release(session: Session, msgs: list[Claimed], reason: str) -> None:
         session.execute(update(OutboxMessage).where(_mine(m)).values(
             status=PENDING, attempts=OutboxMessage.attempts - 1, last_error=reason[:2000],
             next_attempt_at=retry_at).execution_options(synchronize_session=False))
-
-
-def requeue(session: Session, message_ids: list[int]) -> int:
-    """Make failed rows due again now (an admin's redeliver); returns how many."""
-    res = session.execute(update(OutboxMessage).where(
-        OutboxMessage.id.in_(message_ids), or_(OutboxMessage.status == FAILED,
-                                               OutboxMessage.status == SENT))
-        .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), last_error="")
-        .execution_options(synchronize_session=False))
-    return res.rowcount

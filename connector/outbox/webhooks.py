@@ -20,7 +20,7 @@ from .. import db
 from ..errors import InvalidInput, NotFound
 from ..events import WEBHOOK_EVENTS, record
 from ..identity import Actor, Source
-from ..models import OutboxMessage, Organization, WebhookEndpoint
+from ..models import Organization, OutboxMessage, WebhookEndpoint
 from .models import WebhookDelivery
 from .queue import Claimed, claim, mark_failed, mark_retry, mark_sent
 

@@ -42,7 +42,8 @@ def test_api_invites_a_pasted_list_with_an_email_row_per_invitation(app, client,
     factory.member("acme", "old@example.test")
     key = factory.api_key("acme")
     pasted = ("a@example.test, B@Example.test; not-an-address\n a@example.test\n"
-              "Old Friend <old@example.test>\n" + "\n".join(f"p{i}@example.test" for i in range(200)))
+              "Old Friend <old@example.test>\n"
+              + "\n".join(f"p{i}@example.test" for i in range(200)))
     r = client.post("/api/v1/organizations/acme/invitations", headers=H(key),
                     json={"emails": pasted, "role": "staff", "message": "Hi!"})
     assert r.status_code == 201
@@ -192,3 +193,25 @@ def test_cli_sends_lists_resends_and_revokes(app, factory, monkeypatch):
     assert [x["email"] for x in json.loads(r.output)] == ["b@example.test"]
     r = run(cli.main, ["invite", "send", "acme", "x@example.test", "--role", "owner"])
     assert r.exit_code == 1 and "(invalid_role)" in r.output
+
+
+def test_an_org_that_requires_sso_takes_no_password_accounts(app, client, factory, post_form):
+    factory.org("acme", "Acme Corp")
+    factory.run(lambda s: orgs.update_org(s, orgs.require_org(s, "acme"),
+                                          {"settings": {"require_sso": True}},
+                                          actor=Actor("cli")))
+    factory.org("home")
+    factory.member("home", "pat@example.test", password="pat-password-1")
+    _invite(factory, "new@example.test", "pat@example.test")
+    link = _link(factory, "new@example.test")
+    page = client.get(link).get_data(as_text=True)
+    assert "single sign-on" in page and "Create your account" not in page
+    r = post_form(link, {"action": "signup", "password": "long enough pw"}, form_page="/join")
+    assert "Sign in with single sign-on first" in r.get_data(as_text=True)
+    pat = _link(factory, "pat@example.test")
+    r = post_form(pat, {"action": "signin", "password": "pat-password-1"}, form_page="/join")
+    assert "single sign-on" in r.get_data(as_text=True)
+    assert _member(factory, "pat@example.test") is None
+    # Signed in some other way (the SSO flow starts the session), the person joins.
+    sign_in(client, app, "pat@example.test")
+    assert "You are now a member" in post_form(pat, {"action": "join"}).get_data(as_text=True)
