@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None,
     from . import jobs  # noqa: F401  (registers the job loop in background.LOOPS)
     from .console import bp as console_bp; app.register_blueprint(console_bp)  # noqa: E702
     from .ldap import scheduler as _ldap_scheduler  # noqa: F401  (registers the LDAP sync loop)
+    from .ldap import signin as ldap_signin; app.register_blueprint(ldap_signin.bp)  # noqa: E702
     _register_errors(app)
     return app
 

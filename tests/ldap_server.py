@@ -184,10 +184,15 @@ def _data_ldif(bulk: int) -> str:
            f"dn: {LIMITED_DN}\nobjectClass: person\ncn: limited\nsn: limited\n"
            f"userPassword: {LIMITED_PW}\n",
            f"dn: {BULK_BASE}\nobjectClass: organizationalUnit\nou: bulk\n"]
+    # Past, distinct modifyTimestamps (as a directory grown over time has), so an incremental
+    # run after a full one reads only what changed since.
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
     for i in range(bulk):
+        stamp = (start + dt.timedelta(seconds=i)).strftime("%Y%m%d%H%M%SZ")
         out.append(f"dn: uid=bulk{i:06d},{BULK_BASE}\nobjectClass: inetOrgPerson\n"
                    f"uid: bulk{i:06d}\ncn: Bulk Person {i}\nsn: Person{i}\ngivenName: Bulk\n"
-                   f"mail: bulk{i:06d}@bulk.example.test\nentryUUID: {uuid.uuid4()}\n")
+                   f"mail: bulk{i:06d}@bulk.example.test\nentryUUID: {uuid.uuid4()}\n"
+                   f"createTimestamp: {stamp}\nmodifyTimestamp: {stamp}\n")
     return "\n".join(out)
 
 
@@ -197,6 +202,7 @@ def start(bulk: int = 10_000, workdir: str | None = None) -> SlapdServer:
     if binary is None:
         raise RuntimeError("slapd is not installed")
     workdir = workdir or tempfile.mkdtemp(prefix="connector-slapd-")
+    os.makedirs(workdir, exist_ok=True)
     ca, cert, key = make_tls(workdir)
     confdir, datadir = os.path.join(workdir, "slapd.d"), os.path.join(workdir, "data")
     os.makedirs(confdir)

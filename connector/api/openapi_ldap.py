@@ -46,7 +46,8 @@ _common = dict(name=_str, urls={"type": "array", "items": _str}, start_tls=_bool
                group_base=_str, group_filter=_str, group_roles=_strmap, group_sub_orgs=_strmap,
                page_size={"type": "integer", "minimum": 1, "maximum": 1000},
                interval_minutes=_int,
-               max_deactivate_percent={"type": "number", "nullable": True}, enabled=_bool)
+               max_deactivate_percent={"type": "number", "nullable": True}, enabled=_bool,
+               allow_signin=_bool)
 SCHEMAS: dict[str, Any] = {
     "LdapSourceWrite": _obj(**_common, bind_password=_str),
     "LdapSource": _obj(id=_int, **_common, has_bind_password=_bool,

@@ -54,6 +54,8 @@ class LdapSource(Base):
     # None = the LDAP_MAX_DEACTIVATE_PERCENT setting.
     max_deactivate_percent: Mapped[float | None] = mapped_column(Float)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # People of this directory may sign in with their directory username and password.
+    allow_signin: Mapped[bool] = mapped_column(Boolean, default=False)
     # modifyTimestamp (GeneralizedTime) or uSNChanged of the newest entry of the last good run.
     watermark: Mapped[str | None] = mapped_column(String(40))
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,13 +22,13 @@ from .models import LdapRun, LdapSource
 FIELDS = ("name", "urls", "start_tls", "tls_verify", "ca_file", "bind_dn", "base_dn", "scope",
           "preset", "user_filter", "mapping", "group_kind", "group_base", "group_filter",
           "group_roles", "group_sub_orgs", "page_size", "interval_minutes",
-          "max_deactivate_percent", "enabled")
+          "max_deactivate_percent", "enabled", "allow_signin")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "urls": list, "start_tls": bool, "tls_verify": bool, "ca_file": (str, type(None)),
     "bind_dn": str, "base_dn": str, "scope": str, "preset": str, "user_filter": str,
     "mapping": dict, "group_kind": str, "group_base": str, "group_filter": str,
     "group_roles": dict, "group_sub_orgs": dict, "page_size": int, "interval_minutes": int,
-    "max_deactivate_percent": (int, float, type(None)), "enabled": bool}
+    "max_deactivate_percent": (int, float, type(None)), "enabled": bool, "allow_signin": bool}
 
 
 def directory_config(source: LdapSource, *, secret_key: str | None = None) -> DirectoryConfig:
@@ -106,7 +106,7 @@ def _defaults(source: LdapSource) -> None:
                        ("preset", "openldap"), ("user_filter", ""), ("mapping", {}),
                        ("group_kind", "none"), ("group_base", ""), ("group_filter", ""),
                        ("page_size", 500), ("interval_minutes", 60), ("enabled", True),
-                       ("bind_dn", "")):
+                       ("bind_dn", ""), ("allow_signin", False)):
         if getattr(source, key) is None:
             setattr(source, key, value)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -211,8 +211,9 @@ def _read(session: Session, run_id: int, cfg: directory.DirectoryConfig, since: 
                 disabled.add(ext)
             if rec.stamp and (best is None or _newer(rec.stamp, best, numeric)):
                 best = rec.stamp
+            # vars(), not asdict(): asdict deep-copies every field (a third of the write time).
             spool.write(json.dumps({"dn": rec.dn, "disabled": rec.disabled,
-                                    "identity": asdict(rec.identity)}) + "\n")
+                                    "identity": vars(rec.identity)}) + "\n")
             if report.counts["read"] % 1000 == 0:
                 progress("read", report.counts["read"], None)
                 _set_phase(session, run_id, "read", report.counts["read"])
@@ -276,9 +277,7 @@ def _mapped(source: SourceView, org: Organization, ident: Identity) -> Identity:
     sub = sorted(subs[g] for g in names if g in subs)
     if sub:
         changes["sub_organization"] = sub[0]
-    return Identity(**{**asdict(ident), **changes,
-                       "groups": ident.groups, "profile": ident.profile,
-                       "link_data": ident.link_data})
+    return replace(ident, **changes)
 
 
 def _write(session: Session, run_id: int, dry_run: bool, source: SourceView, spool,
