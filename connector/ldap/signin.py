@@ -19,7 +19,7 @@ from .sources import directory_config
 from .sync import connection_name
 
 GENERIC = "That username and password do not match an active account of this organization."
-bp = Blueprint("ldap", __name__, template_folder="templates")
+bp = Blueprint("ldap", __name__)  # template in connector/templates/ldap/
 
 
 def _keys(org: Organization, login: str, client: str) -> list[str]:
