@@ -102,13 +102,16 @@ def _insert(rows: list[dict[str, Any]]) -> None:
 
 
 def _mark_duplicates(s: Session, job_id: int, key: str, name: str) -> None:
-    """A row repeating an earlier row's email/username/external id is rejected: one set-based
-    UPDATE on the (job_id, key) index, not a Python set of a million keys."""
-    r2 = T.alias("r2")
-    first = select(func.min(r2.c.line)).where(r2.c.job_id == T.c.job_id,
+    """A row repeating an earlier row's email/username/external id is rejected: set-based SQL on
+    the (job_id, key) index, not a Python set of a million keys. The GROUP BY finds the repeated
+    keys in one pass; only rows of those groups evaluate the correlated MIN(line)."""
+    r2, r3 = T.alias("r2"), T.alias("r3")
+    first = select(func.min(r2.c.line)).where(r2.c.job_id == job_id,
                                               r2.c[key] == T.c[key]).scalar_subquery()
-    s.execute(update(T).where(T.c.job_id == job_id, T.c.status.is_(None), T.c[key].is_not(None),
-                              first < T.c.line)
+    repeated = select(r3.c[key]).where(r3.c.job_id == job_id, r3.c[key].is_not(None)) \
+        .group_by(r3.c[key]).having(func.count() > 1)
+    s.execute(update(T).where(T.c.job_id == job_id, T.c.status.is_(None),
+                              T.c[key].in_(repeated), first < T.c.line)
               .values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name,
                       message=literal(f"Same {name} as line ") + cast(first, String) + "."))
 

@@ -1,0 +1,200 @@
+"""CSV import benchmark (issue 6): the full import job vs a raw baseline, and account generation.
+
+Each measurement runs in its own subprocess on a fresh database, so peak memory (ru_maxrss) is
+that run's alone.
+
+    /work/venv/bin/python bench/import_bench.py                  # 100k rows, SQLite + PostgreSQL
+    /work/venv/bin/python bench/import_bench.py --rows 1000000 --db sqlite --only full
+    /work/venv/bin/python bench/import_bench.py --generate 1000   # generated accounts only
+
+The raw baseline is the floor the issue names: stdlib csv + an email regex + batched executemany
+into the same tables (users, memberships) in one transaction. The full import adds what the job
+does: staging rows, duplicate detection in SQL, matching, policy, memberships, linked
+identities, audit events, per-row outcomes and progress, one transaction per 1,000 rows."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+PG = "postgresql://postgres@127.0.0.1:5432/"
+EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def write_csv(path: str, rows: int) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "last_name", "external_id"])
+        for i in range(rows):
+            w.writerow([f"person{i}@example.org", f"First{i}", f"Last{i % 997}", f"X{i}"])
+
+
+def fresh_db(kind: str, tmp: str, tag: str) -> str:
+    if kind == "sqlite":
+        return "sqlite:///" + os.path.join(tmp, f"{tag}.db")
+    name = f"bench_{tag}_{os.getpid()}"
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    return PG + name
+
+
+def _app(url: str, tmp: str):
+    from connector import create_app, db, migrations, orgs
+    from connector.identity import Actor
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "IMPORT_MAX_ROWS": 10**7,
+                      "IMPORT_MAX_BYTES": 10**10, "JOBS_IN_PROCESS": False},
+                     instance_path=os.path.join(tmp, "instance"))
+    with app.app_context():
+        migrations.upgrade(db.engine())
+        with db.transaction() as s:
+            org = orgs.create_org(s, "bench", "Bench", actor=Actor.operator())
+            org_id = org.id
+    return app, org_id
+
+
+def child_full(url: str, path: str, tmp: str) -> dict:
+    from connector import db, orgs
+    from connector.identity import Actor
+    from connector.imports import service
+    from connector.jobs import run_job, serialize
+    from connector.models import Job
+    app, _ = _app(url, tmp)
+    with app.app_context():
+        t0 = time.perf_counter()
+        with db.transaction() as s:
+            with open(path, "rb") as fh:
+                saved = service.save_upload(fh, "bench.csv")
+            job_id = service.start_import(s, orgs.require_org(s, "bench"), saved, "bench.csv",
+                                          actor=Actor.operator(), dry_run=False).id
+        status = run_job(job_id)
+        secs = time.perf_counter() - t0
+        with db.transaction() as s:
+            out = serialize(s.get(Job, job_id))
+    return {"status": status, "seconds": secs, "counts": out["result"].get("counts")}
+
+
+def child_raw(url: str, path: str, tmp: str) -> dict:
+    from datetime import datetime, timezone
+    app, org_id = _app(url, tmp)
+    from connector import db
+    with app.app_context():
+        engine = db.engine()
+    now = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        sqlite = url.startswith("sqlite")
+        ph = "?" if sqlite else "%s"
+        stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
+        sql = ("INSERT INTO users (email, email_verified, username, given_name, family_name, "
+               "display_name, must_change_password, active, home_organization_id, profile, "
+               "security_stamp, version, created_at, updated_at) VALUES "
+               f"({', '.join([ph] * 14)})")
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            next(reader)
+            batch = []
+            for email, first, last, _ext in reader:
+                if not EMAIL.match(email):
+                    continue
+                batch.append((email.lower(), False, None, first, last, f"{first} {last}", False,
+                              True, org_id, "{}", 0, 1, stamp, stamp))
+                if len(batch) == 1000:
+                    cur.executemany(sql, batch)
+                    batch = []
+            if batch:
+                cur.executemany(sql, batch)
+        cur.execute("INSERT INTO memberships (organization_id, user_id, role, status, source, "
+                    f"created_at, updated_at) SELECT {ph}, id, 'member', 'active', 'csv', {ph}, {ph} "
+                    f"FROM users WHERE home_organization_id = {ph}", (org_id, stamp, stamp, org_id))
+        raw.commit()
+    finally:
+        raw.close()
+    return {"status": "done", "seconds": time.perf_counter() - t0}
+
+
+def child_generate(url: str, count: int, tmp: str) -> dict:
+    from connector import db, orgs
+    from connector.accounts import service
+    from connector.identity import Actor
+    from connector.jobs import run_job
+    app, _ = _app(url, tmp)
+    with app.app_context():
+        t0 = time.perf_counter()
+        with db.transaction() as s:
+            job_id = service.generate(s, orgs.require_org(s, "bench"), count,
+                                      actor=Actor.operator(), prefix="pupil").id
+        status = run_job(job_id)
+        t1 = time.perf_counter()
+        with db.transaction() as s:
+            service.take_sheet(s, orgs.require_org(s, "bench"), job_id, actor=Actor.operator(),
+                               fmt="pdf")
+        t2 = time.perf_counter()
+    return {"status": status, "seconds": t1 - t0, "pdf_seconds": t2 - t1}
+
+
+def run_child(args: list[str]) -> dict:
+    """Run one measurement in a subprocess; add its peak RSS (the child's ru_maxrss)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the max over all waited-for children: report it only when it grew.
+    res["peak_mb"] = round(max(peak, before) / 1024, 1) if peak > before else res.get("self_mb")
+    return res
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--only", choices=["full", "raw", "both"], default="both")
+    p.add_argument("--generate", type=int, default=0)
+    p.add_argument("--child", nargs="+")
+    a = p.parse_args()
+    if a.child:
+        mode, url, arg, tmp = a.child
+        fn = {"full": child_full, "raw": child_raw}.get(mode)
+        res = fn(url, arg, tmp) if fn else child_generate(url, int(arg), tmp)
+        res["self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(res))
+        return
+    kinds = ["sqlite", "postgres"] if a.db == "both" else [a.db]
+    with tempfile.TemporaryDirectory() as tmp:
+        if a.generate:
+            for kind in kinds:
+                r = run_child(["generate", fresh_db(kind, tmp, "gen"), str(a.generate), tmp])
+                print(f"| generate {a.generate} accounts | {kind} | {r['seconds']:.1f} s "
+                      f"| PDF sheet {r['pdf_seconds']:.1f} s | peak {r['self_mb']} MB |")
+            return
+        path = os.path.join(tmp, "bench.csv")
+        write_csv(path, a.rows)
+        print(f"| rows | db | mode | seconds | rows/s | peak RSS MB | ratio to raw |")
+        print("|---|---|---|---|---|---|---|")
+        for kind in kinds:
+            raw = None
+            for mode in (["raw", "full"] if a.only == "both" else [a.only]):
+                sub = os.path.join(tmp, f"{kind}-{mode}")
+                os.makedirs(sub)
+                r = run_child([mode, fresh_db(kind, tmp, mode), path, sub])
+                raw = r["seconds"] if mode == "raw" else raw
+                ratio = f"{r['seconds'] / raw:.1f}x" if raw and mode == "full" else ""
+                print(f"| {a.rows:,} | {kind} | {mode} | {r['seconds']:.1f} | "
+                      f"{a.rows / r['seconds']:,.0f} | {r['self_mb']} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
