@@ -36,6 +36,12 @@ class DirectoryError(ConnectorError):
     status = 502
 
 
+class DirectoryBindError(DirectoryError):
+    """The directory refused the service account's bind (wrong DN or password)."""
+
+    code = "ldap_bind_failed"
+
+
 class DirectoryReadError(DirectoryError):
     """A search ended before every entry was read: whatever was read is incomplete."""
 
@@ -138,8 +144,8 @@ def connect(cfg: DirectoryConfig, *, bind_dn: str | None = None,
         if not ok:
             result = conn.result or {}
             _unbind(conn)
-            raise AuthenticationFailed(f"The directory refused the bind ({result.get('description')}).",
-                                       code="ldap_bind_failed")
+            raise DirectoryBindError(f"The directory refused the bind "
+                                     f"({result.get('description')}).")
         return conn
     raise DirectoryError(f"No directory server reachable ({_short(last)}).")
 
@@ -274,13 +280,13 @@ def authenticate(cfg: DirectoryConfig, login: str, password: str) -> Record:
         raise AuthenticationFailed("Wrong username or password.", code="invalid_credentials")
     try:
         user_conn = connect(cfg, bind_dn=dn, password=password)
-    except AuthenticationFailed:
+    except DirectoryBindError:
         raise AuthenticationFailed("Wrong username or password.",
                                    code="invalid_credentials") from None
     _unbind(user_conn)
     return record
 
 
-__all__ = ["DirectoryConfig", "DirectoryError", "DirectoryReadError", "Record", "connect",
+__all__ = ["DirectoryConfig", "DirectoryError", "DirectoryBindError", "DirectoryReadError", "Record", "connect",
            "paged_search", "load_groups", "records", "check_connection", "authenticate",
            "escape_filter_chars"]

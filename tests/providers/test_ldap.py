@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from connector.errors import AuthenticationFailed
-from providers.ldap import (DirectoryConfig, DirectoryError, DirectoryReadError, authenticate,
-                            check_connection, connect, load_groups, paged_search, records)
+from providers.ldap import (DirectoryBindError, DirectoryConfig, DirectoryError,
+                            DirectoryReadError, authenticate, check_connection, connect,
+                            load_groups, paged_search, records)
 from tests import ldap_server as L
 
 pytestmark = pytest.mark.skipif(L.slapd_binary() is None,
@@ -113,8 +114,8 @@ def test_ldaps_verifies_the_certificate(slapd, tree):
     assert err.value.code == "ldap_tls_failed"
 
 
-def test_wrong_bind_password_is_authentication_failed(slapd, tree):
-    with pytest.raises(AuthenticationFailed) as err:
+def test_wrong_service_bind_password_is_a_bind_error(slapd, tree):
+    with pytest.raises(DirectoryBindError) as err:
         connect(cfg(slapd, tree.people, password="nope"))
     assert err.value.code == "ldap_bind_failed"
 
