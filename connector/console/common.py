@@ -43,7 +43,8 @@ def _force_password_change():
 
 @bp.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"me": auth.current_user(), "nav_items": _nav_items, "can": _can}
+    return {"me": auth.current_user(), "nav_items": _nav_items, "can": _can,
+            "has_page": lambda endpoint: endpoint in current_app.view_functions}
 
 
 @bp.app_errorhandler(403)

@@ -60,3 +60,11 @@ document.querySelectorAll("[data-progress-url]").forEach(function (box) {
   };
   tick();
 });
+
+// SSO presets: suggest the provider's issuer form when the field is still empty.
+document.addEventListener("change", function (ev) {
+  if (ev.target.id !== "o-preset") return;
+  var issuer = document.getElementById("o-issuer");
+  var hint = ev.target.selectedOptions[0].getAttribute("data-issuer");
+  if (issuer && hint) issuer.placeholder = hint;
+});

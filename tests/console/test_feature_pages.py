@@ -135,3 +135,37 @@ def test_generated_accounts_sheet_is_handed_out_once(app, client, factory):
     again = post(client, job_url + "/sheet", {"format": "csv"}, page=job_url)
     assert again.status_code == 303
     assert "downloaded already" in client.get(job_url).get_data(True)
+
+
+@needs["sso"]
+def test_sso_page_adds_oidc_with_preset_and_shows_the_redirect_uri(app, client, factory):
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    r = post(client, "/orgs/acme/sso/oidc", {
+        "preset": "okta", "name": "okta", "issuer": "https://acme.okta.test",
+        "client_id": "cid", "client_secret": "s3cret", "domains": "acme.test"},
+        page="/orgs/acme/sso")
+    html = client.get(r.headers["Location"]).get_data(True)
+    assert "The OIDC connection is added" in html
+    assert 'value="http://localhost/sso/acme/okta/callback"' in html
+    assert "s3cret" not in html
+    assert "acme.test" in html and "connector-verification=" in html  # domain waits for DNS
+    post(client, "/orgs/acme/sso/okta/enabled", {"enabled": "0"}, page="/orgs/acme/sso")
+    assert "Enable</button>" in client.get("/orgs/acme/sso").get_data(True)
+
+
+@needs["sso"]
+def test_sso_page_refuses_bad_saml_metadata_with_a_sentence(app, client, factory):
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    r = post(client, "/orgs/acme/sso/saml", {"name": "adfs", "metadata_xml": "<nope/>"},
+             page="/orgs/acme/sso")
+    html = client.get(r.headers["Location"]).get_data(True)
+    assert 'class="flash error"' in html and "Traceback" not in html
+
+
+@needs["sso"]
+def test_staff_cannot_open_the_sso_page(app, client, factory):
+    seed(factory)
+    sign_in(client, "staff@acme.test")
+    assert client.get("/orgs/acme/sso").status_code == 403
