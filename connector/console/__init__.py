@@ -15,7 +15,8 @@ def _feature_pages() -> None:
     from importlib.util import find_spec
     for feature, pages in [("connector.invites", "invite_pages"),
                            ("connector.accounts", "bulk_pages"),
-                           ("connector.sso.service", "sso_pages")]:
+                           ("connector.sso.service", "sso_pages"),
+                           ("connector.ldap.sync", "ldap_pages")]:
         if find_spec(feature) is not None:
             import_module(f"{__name__}.{pages}")
 

@@ -1,13 +1,14 @@
 """End-to-end journeys in headless Chromium against a real server on loopback."""
 from __future__ import annotations
 
+import os
 import re
 from importlib.util import find_spec
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.browser import AXE, serious_violations
+from tests.console.browser import AXE, ROOT, serious_violations
 from tests.console.helpers import PASSWORD, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -205,3 +206,81 @@ def test_admin_generates_30_accounts_and_a_pupil_must_change_the_password(page, 
     expect(pupil.get_by_role("heading", name=re.compile("Acme Corp"))).to_be_visible()
     pupil.screenshot(path=str(page.shots.dir / "04-pupil-signed-in.png"), full_page=True)
     pupil.context.close()
+
+
+IDP_SCRIPT = ROOT / "tests" / "providers" / "idp" / "oidc_idp.mjs"
+
+
+@pytest.fixture
+def oidc_idp_for(live):
+    """panva/oidc-provider (the SSO tests' IdP) with one client whose redirect URI points at
+    this test's live server; started per test because the server's port changes."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import requests
+    if shutil.which("node") is None or not (IDP_SCRIPT.parent / "node_modules").is_dir():
+        pytest.skip("node or the IdP's node_modules are missing (CI installs them)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = {"port": port, "accounts": {"alice": {
+        "email": "alice@acme.test", "email_verified": True, "given_name": "Alice",
+        "family_name": "Archer", "name": "Alice Archer"}},
+        "clients": [{"client_id": "console", "client_secret": "console-secret",
+                     "redirect_uris": [f"{live.url}/sso/acme/idp/callback"],
+                     "grant_types": ["authorization_code"], "response_types": ["code"]}]}
+    proc = subprocess.Popen(["node", str(IDP_SCRIPT)], env={**os.environ,
+                            "IDP_CONFIG": json.dumps(config)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    issuer = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("oidc-provider did not start")
+    yield issuer
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.skipif(find_spec("connector.sso") is None, reason="no SSO in this build")
+def test_sso_button_leads_to_the_idp_and_back(page, factory, app, live, oidc_idp_for):
+    from connector import orgs
+    from connector.identity import Actor
+    from connector.sso import service
+    app.config["BASE_URL"] = live.url  # redirect URIs must name the live server
+    seed(factory)
+    factory.verify_domain("acme", "acme.test")
+    factory.run(lambda s: service.create_oidc(
+        s, orgs.require_org(s, "acme"), name="idp", issuer=oidc_idp_for, client_id="console",
+        client_secret="console-secret", actor=Actor.operator()))
+
+    page.goto("/signin")
+    page.get_by_label("Work email").fill("alice@acme.test")
+    page.shots("signin-sso")
+    page.get_by_role("button", name="Continue with SSO").click()
+    expect(page).to_have_url(re.compile(re.escape(oidc_idp_for)))
+    page.shots("idp-login")
+    page.locator("input[name=login]").fill("alice")
+    page.locator("input[name=password]").fill("any")
+    page.locator("button[type=submit]").first.click()
+    if page.url.startswith(oidc_idp_for):  # oidc-provider's consent step
+        page.locator("button[type=submit]").first.click()
+    expect(page).to_have_url(re.compile(re.escape(live.url) + r"/orgs/acme$"))
+    expect(page.get_by_role("heading", name=re.compile("Acme Corp"))).to_be_visible()
+    page.shots("back-signed-in")
+
+    admin = page.context.browser.new_context(base_url=live.url).new_page()
+    sign_in(admin, "admin@acme.test")
+    admin.goto("/orgs/acme/sso")
+    expect(admin.locator("tbody tr", has_text="alice@acme.test").first).to_contain_text("success")
+    admin.screenshot(path=str(page.shots.dir / "04-admin-sees-attempt.png"), full_page=True)
+    admin.context.close()
