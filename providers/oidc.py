@@ -213,7 +213,8 @@ def validate_id_token(s: Settings, doc: dict, id_token: Any, nonce: str,
         raise AuthenticationFailed(f"The ID token's {claim} claim is not acceptable.",
                                    code=f"invalid_{claim}"[:60]) from None
     except JoseError:
-        raise AuthenticationFailed("The ID token is not acceptable.", code="invalid_token") from None
+        raise AuthenticationFailed("The ID token is not acceptable.",
+                                   code="invalid_token") from None
     return claims
 
 

@@ -79,7 +79,8 @@ def list_sso_attempts(session, caller, org):
 @bp.get("/organizations/<account>/domains")
 @endpoint("sso.manage")
 def list_org_domains(session, caller, org):
-    return jsonify({"domains": [domains.domain_dict(r) for r in domains.list_domains(session, org)]})
+    rows = domains.list_domains(session, org)
+    return jsonify({"domains": [domains.domain_dict(r) for r in rows]})
 
 
 @bp.post("/organizations/<account>/domains")

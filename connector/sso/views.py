@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (Blueprint, Response, current_app, redirect, render_template, request,
                    session as cookie, url_for)
-from werkzeug.exceptions import HTTPException
 
 from providers import oidc, saml
 
@@ -28,8 +27,9 @@ def _load(s, account: str, name: str) -> tuple[Organization, SsoConnection]:
 
 
 def _landing(org: Organization, next_url: str | None) -> str:
-    default = f"/orgs/{org.account}" if "console.org_overview" in current_app.view_functions \
-        or any(r.rule == "/orgs/<account>" for r in current_app.url_map.iter_rules()) else "/"
+    # The console's organization page when the console is installed, else the start page.
+    default = f"/orgs/{org.account}" if any(
+        r.rule == "/orgs/<account>" for r in current_app.url_map.iter_rules()) else "/"
     return auth.validate_next_url(next_url, default)
 
 
@@ -274,5 +274,3 @@ def logout():
 def _errors(err: ConnectorError):
     return _refusal(err)
 
-
-__all__ = ["bp", "saml_acs", "HTTPException"]

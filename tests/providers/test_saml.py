@@ -230,3 +230,20 @@ def test_metadata_url_fetch_has_a_time_limit():
         assert err.value.code == "idp_unreachable"
     finally:
         silent.close()
+
+
+def test_signed_authn_request_carries_a_valid_redirect_binding_signature(idp, sp_keys):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    s = make_settings(idp, sp_keys, sign_requests=True)
+    url, _ = saml.begin(s, {**REQUEST, "post_data": {}}, lambda rid: f"relay-{rid}")
+    query = url.split("?", 1)[1]
+    parts = dict(p.split("=", 1) for p in query.split("&"))
+    # SAML bindings §3.4.4.1: the signature covers the URL-encoded SAMLRequest, RelayState, SigAlg.
+    signed = "&".join(f"{k}={parts[k]}" for k in ("SAMLRequest", "RelayState", "SigAlg"))
+    from urllib.parse import unquote
+    signature = base64.b64decode(unquote(parts["Signature"]))
+    key = x509.load_pem_x509_certificate(sp_keys[0].encode()).public_key()
+    key.verify(signature, signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert "rsa-sha256" in unquote(parts["SigAlg"])

@@ -223,3 +223,32 @@ def test_openapi_documents_the_sso_routes(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert "/organizations/{account}/sso-connections/{name}" in paths
     assert "post" in paths["/organizations/{account}/domains/{domain}/verify"]
+
+
+def test_multi_tenant_entra_needs_a_tenant_allow_list(factory):
+    from connector.sso import service
+    factory.org("acme", "Acme")
+
+    def add(tenants):
+        return lambda s: service.create_oidc(
+            s, orgs.require_org(s, "acme"), name="entra", preset="microsoft",
+            issuer="https://login.microsoftonline.com/organizations/v2.0", client_id="c",
+            client_secret="s", tenants=tenants, actor=OPERATOR).config["allowed_tenants"]
+    with pytest.raises(InvalidInput) as err:
+        factory.run(add([]))
+    assert err.value.code == "tenants_required"
+    assert factory.run(add(["tenant-a"])) == ["tenant-a"]
+
+
+@pytest.mark.slow
+def test_api_patch_enables_idp_initiated_and_disables(client, factory, acme, saml_idp):
+    add_saml(factory, saml_idp, "acme", "saml")
+    h = {"Authorization": f"Bearer {factory.api_key('acme')}"}
+    resp = client.patch("/api/v1/organizations/acme/sso-connections/saml", headers=h,
+                        json={"allow_idp_initiated": True, "enabled": False})
+    assert resp.status_code == 200
+    assert resp.json["allow_idp_initiated"] is True and resp.json["enabled"] is False
+    assert client.get("/sso/acme/saml/login").status_code == 404
+    bad = client.patch("/api/v1/organizations/acme/sso-connections/saml", headers=h,
+                       json={"idp_entity_id": "x"})
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "unknown_field"
