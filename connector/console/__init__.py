@@ -16,7 +16,8 @@ def _feature_pages() -> None:
     for feature, pages in [("connector.invites", "invite_pages"),
                            ("connector.accounts", "bulk_pages"),
                            ("connector.sso.service", "sso_pages"),
-                           ("connector.ldap.sync", "ldap_pages")]:
+                           ("connector.ldap.sync", "ldap_pages"),
+                           ("connector.scim_admin", "scim_pages")]:
         if find_spec(feature) is not None:
             import_module(f"{__name__}.{pages}")
 

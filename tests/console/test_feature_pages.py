@@ -169,3 +169,23 @@ def test_staff_cannot_open_the_sso_page(app, client, factory):
     seed(factory)
     sign_in(client, "staff@acme.test")
     assert client.get("/orgs/acme/sso").status_code == 403
+
+
+@pytest.mark.skipif(find_spec("connector.scim_admin") is None, reason="no SCIM in this build")
+def test_scim_token_is_shown_once_and_authenticates_then_revoked(app, client, factory):
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    html = post(client, "/orgs/acme/scim/tokens", {"name": "entra"}, page="/orgs/acme/scim"
+                ).get_data(True)
+    assert 'value="http://localhost/scim/v2"' in html
+    token = re.search(r'id="new-token" class="secret" readonly value="([^"]+)"', html).group(1)
+    assert token not in client.get("/orgs/acme/scim").get_data(True)
+    scim = app.test_client()
+    if "/scim/v2/Users" in {r.rule for r in app.url_map.iter_rules()}:
+        ok = scim.get("/scim/v2/Users", headers={"Authorization": "Bearer " + token})
+        assert ok.status_code == 200
+    from connector.models import Credential
+    with app.app_context():
+        tid = db.session().scalar(select(Credential.id).where(Credential.name == "entra"))
+    post(client, f"/orgs/acme/scim/tokens/{tid}/revoke", page="/orgs/acme/scim")
+    assert "revoked" in client.get("/orgs/acme/scim").get_data(True)
