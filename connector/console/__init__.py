@@ -17,7 +17,8 @@ def _feature_pages() -> None:
                            ("connector.accounts", "bulk_pages"),
                            ("connector.sso.service", "sso_pages"),
                            ("connector.ldap.sync", "ldap_pages"),
-                           ("connector.scim_admin", "scim_pages")]:
+                           ("connector.scim_admin", "scim_pages"),
+                           ("connector.outbox.webhooks", "webhook_pages")]:
         if find_spec(feature) is not None:
             import_module(f"{__name__}.{pages}")
 

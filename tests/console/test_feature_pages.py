@@ -189,3 +189,17 @@ def test_scim_token_is_shown_once_and_authenticates_then_revoked(app, client, fa
         tid = db.session().scalar(select(Credential.id).where(Credential.name == "entra"))
     post(client, f"/orgs/acme/scim/tokens/{tid}/revoke", page="/orgs/acme/scim")
     assert "revoked" in client.get("/orgs/acme/scim").get_data(True)
+
+
+@needs["outbox"]
+def test_webhook_endpoint_secret_is_shown_and_private_targets_are_refused(app, client, factory):
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    html = post(client, "/orgs/acme/webhooks", {"url": "https://93.184.215.14/hook",
+                                                "events": ["member.joined"]},
+                page="/orgs/acme/webhooks").get_data(True)
+    assert re.search(r'id="wh-secret" class="secret" readonly value="whsec_', html)
+    r = post(client, "/orgs/acme/webhooks", {"url": "http://127.0.0.1/x"},
+             page="/orgs/acme/webhooks")
+    assert "public addresses only" in client.get(r.headers["Location"]).get_data(True)
+    assert client.get("/orgs/acme/webhooks/1").status_code == 200
