@@ -21,22 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_POLL_SECONDS": 2,
     "SMTP_TIMEOUT_SECONDS": 15,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
-    # Invites (issue 5): expiries, Reply-To the inviter, code attempt limits and lockout.
-    "INVITATION_EXPIRY_DAYS": 7,
-    "INVITE_CODE_EXPIRY_DAYS": 30,
-    "INVITE_REPLY_TO_INVITER": True,
-    "INVITE_CODE_RATE_LIMIT": "10/minute;60/hour",
-    "INVITE_CODE_ACCOUNT_RATE_LIMIT": "20/hour",
-    "INVITE_CODE_LOCKOUT_FAILURES": 10,
-    "INVITE_CODE_LOCKOUT_MINUTES": 15,
-    # Outbox (issue 5): rows per batch, lease of a claimed row, retry backoff base, attempts.
-    "OUTBOX_BATCH_SIZE": 100,
-    "OUTBOX_LEASE_SECONDS": 300,
-    "OUTBOX_BACKOFF_SECONDS": 30,
-    "OUTBOX_MAX_ATTEMPTS": 8,
-    "OUTBOX_POLL_SECONDS": 2,
-    "SMTP_TIMEOUT_SECONDS": 15,
-    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    # Let webhooks reach loopback/private addresses (a receiver on this machine or network).
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
     # Invites (issue 5): expiries, Reply-To the inviter, code attempt limits and lockout.
     "INVITATION_EXPIRY_DAYS": 7,
     "INVITE_CODE_EXPIRY_DAYS": 30,
@@ -78,7 +64,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Values that arrive as strings from the environment and must become other types.
-_BOOLS = {"ONE_ADMIN_ORG_PER_USER", "JOBS_IN_PROCESS", "RATELIMIT_ENABLED", "INVITE_REPLY_TO_INVITER"}
+_BOOLS = {"ONE_ADMIN_ORG_PER_USER", "JOBS_IN_PROCESS", "RATELIMIT_ENABLED", "INVITE_REPLY_TO_INVITER",
+          "WEBHOOK_ALLOW_PRIVATE_NETWORKS"}
 
 
 def _coerce(key: str, value: str) -> Any:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 from urllib.parse import urlsplit
 
@@ -48,6 +50,34 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float | None
     return hmac.compare_digest(sign(secret, ts, body), parts.get("v1", ""))
 
 
+def _private_networks_allowed() -> bool:
+    return bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS"))
+
+
+def blocked_target(url: str, resolve: bool = True) -> str | None:
+    """Why ``url`` may not receive webhooks, or None. A tenant's admin must not make our
+    servers call loopback, link-local (cloud metadata) or internal addresses (SSRF), unless
+    the operator allows it (WEBHOOK_ALLOW_PRIVATE_NETWORKS, e.g. a receiver on this machine)."""
+    if _private_networks_allowed():
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is not a public address"
+    try:
+        addrs = [ipaddress.ip_address(host)]
+    except ValueError:
+        if not resolve:
+            return None
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except OSError as err:
+            return f"cannot resolve {host}: {err}"
+        addrs = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    bad = next((a for a in addrs if not a.is_global), None)
+    return f"{host} resolves to a non-public address ({bad})" if bad else None
+
+
 # -- endpoints (one service function under console, API and CLI) -------------------------------
 
 def add_endpoint(session: Session, org: Organization, url: str, *, actor: Actor,
@@ -56,6 +86,10 @@ def add_endpoint(session: Session, org: Organization, url: str, *, actor: Actor,
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise InvalidInput("The webhook URL must be an http(s) URL.", code="invalid_url")
+    reason = blocked_target(url, resolve=False)
+    if reason:
+        raise InvalidInput(f"Webhooks go to public addresses only: {reason}.",
+                           code="private_address")
     events = sorted(set(events or []))
     unknown = set(events) - WEBHOOK_EVENTS
     if unknown:
@@ -157,12 +191,18 @@ def _deliver_one(http: requests.Session, msg: Claimed, url: str, secret: str,
                SIGNATURE_HEADER: f"t={ts},v1={sign(secret, ts, body)}"}
     started = time.monotonic()
     status, error = None, ""
+    # Checked at each delivery: the name may resolve elsewhere than when it was registered.
+    # (A resolver that answers differently between this check and the connection can still
+    # slip through; a proxy that enforces the rule is the complete fix.)
+    error = blocked_target(url) or ""
     try:
-        # Redirects are not followed: a receiver that moved must be updated by an admin.
-        resp = http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-        status = resp.status_code
-        if not 200 <= status < 300:
-            error = f"HTTP {status}: {resp.text[:200]}"
+        if not error:
+            # Redirects are not followed: a receiver that moved must be updated by an admin.
+            resp = http.post(url, data=body, headers=headers, timeout=timeout,
+                             allow_redirects=False)
+            status = resp.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {resp.text[:200]}"
     except requests.RequestException as err:
         error = f"{type(err).__name__}: {err}"[:500]
     ms = int((time.monotonic() - started) * 1000)

@@ -104,7 +104,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(app):
+    app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = True  # the receiver is on loopback
     r = Receiver()
     r.thread.start()
     yield r

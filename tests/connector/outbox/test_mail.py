@@ -171,3 +171,30 @@ def test_two_workers_never_claim_the_same_row_and_an_expired_lease_is_recovered(
 
 def first_time(session, msg_id: int):
     return session.get(OutboxMessage, msg_id).created_at
+
+
+def test_work_that_rolls_back_queues_no_email(app, factory, smtp_server):
+    _setup(app, factory, smtp_server.url)
+
+    def invite_then_fail(session):
+        invitations.invite(session, orgs.require_org(session, "acme"), ["a@example.test"],
+                           actor=Actor("cli"))
+        raise RuntimeError("the request failed after inviting")
+    try:
+        factory.run(invite_then_fail)
+    except RuntimeError:
+        pass
+    assert _rows(factory) == [] and deliver_once(app) == 0
+    assert smtp_server.handler.messages == []
+
+
+def test_connector_worker_once_delivers_the_queue(app, factory, smtp_server, monkeypatch):
+    from click.testing import CliRunner
+
+    from connector import cli
+    monkeypatch.setattr(cli.CLIState, "app", property(lambda self: app))
+    _setup(app, factory, smtp_server.url)
+    _invite(factory, "a@example.test", "b@example.test")
+    r = CliRunner().invoke(cli.main, ["worker", "--once"])
+    assert r.exit_code == 0, r.output
+    assert len(smtp_server.handler.messages) == 2

@@ -108,6 +108,35 @@ def test_api_manages_endpoints_lists_deliveries_and_redelivers(app, client, fact
                          headers=H(key)).status_code == 204
 
 
+def test_private_and_loopback_targets_are_refused_unless_the_operator_allows_them(app, factory):
+    factory.org("acme")
+    for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/latest", "http://localhost/x",
+                "http://[::1]/x", "http://10.1.2.3/x"):
+        try:
+            _endpoint(factory, url)
+        except Exception as err:  # noqa: BLE001
+            assert getattr(err, "code", "") == "private_address", url
+        else:
+            raise AssertionError(f"{url} was accepted")
+    with app.app_context():
+        assert webhooks.blocked_target("http://93.184.215.14/hook") is None
+    app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = True
+    assert _endpoint(factory, "http://127.0.0.1:9/x").id
+
+
+def test_a_name_resolving_to_loopback_is_not_called(app, factory, receiver):
+    app.config["OUTBOX_BACKOFF_SECONDS"] = 3600
+    factory.org("acme")
+    ep = _endpoint(factory, receiver.url.replace("127.0.0.1", "localhost"))
+    app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = False
+    factory.member("acme", "ann@example.test")
+    deliver_once(app)
+    assert receiver.requests == []
+    log = factory.run(lambda s: list(s.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == ep.id))))
+    assert log and all("non-public" in d.error or "not a public" in d.error for d in log)
+
+
 def test_a_removed_endpoint_fails_its_queued_events(app, factory, receiver):
     factory.org("acme")
     ep = _endpoint(factory, receiver.url)
