@@ -42,10 +42,29 @@ def login():
             auth.login(user)
             return redirect(next_url, code=303)
         error = GENERIC_FAILURE
-    return render_template("console/login.html", error=error, next=next_url,
+    org, buttons = _provider_buttons(request.args.get("org"))
+    return render_template("console/login.html", error=error, next=next_url, org_login=org,
+                           buttons=buttons,
                            login=request.form.get("login", ""), sso=sso_available(),
                            join="invites.join_form" in current_app.view_functions), \
         (401 if error else 200)
+
+
+PRESET_LABELS = {"microsoft": "Microsoft", "google": "Google", "okta": "Okta"}
+
+
+def _provider_buttons(account: str | None) -> tuple[Organization | None, list[tuple[str, str]]]:
+    """An organization's own sign-in buttons (/signin?org=acme): its enabled SSO connections."""
+    if not account or not sso_available():
+        return None, []
+    from .. import orgs
+    from ..sso import service
+    org = orgs.get_org(db.session(), account.strip().lower())
+    if org is None:
+        return None, []
+    return org, [(f"Sign in with {PRESET_LABELS.get(c.preset, c.name)}",
+                  url_for("sso.login", account=org.account, name=c.name))
+                 for c in service.list_connections(db.session(), org) if c.enabled]
 
 
 @bp.post("/signin/sso")

@@ -203,3 +203,19 @@ def test_webhook_endpoint_secret_is_shown_and_private_targets_are_refused(app, c
              page="/orgs/acme/webhooks")
     assert "public addresses only" in client.get(r.headers["Location"]).get_data(True)
     assert client.get("/orgs/acme/webhooks/1").status_code == 200
+
+
+@needs["sso"]
+def test_organization_sign_in_page_shows_its_provider_buttons(app, client, factory):
+    from connector import orgs
+    from connector.identity import Actor
+    from connector.sso import service
+    seed(factory)
+    factory.run(lambda s: service.create_oidc(
+        s, orgs.require_org(s, "acme"), name="entra", preset="microsoft",
+        issuer="https://login.microsoftonline.com/tenant-acme/v2.0", client_id="c",
+        client_secret="s", actor=Actor.operator()))
+    html = client.get("/signin?org=acme").get_data(True)
+    assert "Sign in to Acme Corp" in html
+    assert "Sign in with Microsoft" in html and "/sso/acme/entra/login" in html
+    assert "Sign in with" not in client.get("/signin").get_data(True)
