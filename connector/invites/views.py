@@ -96,7 +96,7 @@ def join_submit():
     f = request.form
     user = auth.current_user()
     email = (f.get("email") or "").strip().lower()
-    keys = [f"ip:{get_remote_address()}", _account_key()]
+    keys = list(dict.fromkeys([f"ip:{get_remote_address()}", _account_key()]))
     try:
         with db.transaction() as session:
             lockout.check(session, keys)

@@ -47,6 +47,15 @@ def render_template(name: str, **ctx: Any) -> str:
 def render(msg: Claimed) -> EmailMessage:
     """Build the MIME message from ``email/<template>.txt`` (first line ``Subject: ...``) and
     ``email/<template>.html`` if present."""
+    try:
+        return _build(msg)
+    except PermanentFailure:
+        raise
+    except Exception as err:  # a bad address or context can never be sent: do not retry it
+        raise PermanentFailure(f"cannot build the message: {type(err).__name__}: {err}") from None
+
+
+def _build(msg: Claimed) -> EmailMessage:
     p = msg.payload
     ctx: dict[str, Any] = dict(p.get("context") or {})
     name = p.get("template") or msg.topic
@@ -65,7 +74,7 @@ def render(msg: Claimed) -> EmailMessage:
     m = EmailMessage()
     m["From"] = current_app.config.get("MAIL_FROM") or "connector@localhost"
     m["To"] = p["to"]
-    m["Subject"] = subject
+    m["Subject"] = " ".join(str(subject).split())  # no line breaks from names in the subject
     # RFC 5322 §3.6.1 and §3.6.4: Date and Message-ID; the id is fixed when the row is written,
     # so a retried message keeps its id and receivers can drop a duplicate.
     m["Date"] = formatdate(usegmt=True)

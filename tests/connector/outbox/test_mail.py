@@ -198,3 +198,16 @@ def test_connector_worker_once_delivers_the_queue(app, factory, smtp_server, mon
     r = CliRunner().invoke(cli.main, ["worker", "--once"])
     assert r.exit_code == 0, r.output
     assert len(smtp_server.handler.messages) == 2
+
+
+def test_a_message_that_cannot_be_built_fails_alone(app, factory, smtp_server):
+    _setup(app, factory, smtp_server.url)
+    factory.run(lambda s: enqueue_email(s, None, "x", to="bad\r\nBcc: victim@example.test",
+                                        template="password_reset", context={"reset_url": "u"}))
+    factory.run(lambda s: enqueue_email(s, None, "x", to="ok@example.test",
+                                        template="password_reset", context={"reset_url": "u"}))
+    deliver_once(app)
+    bad, ok = _rows(factory)
+    assert bad.status == "failed" and "cannot build" in bad.last_error
+    assert ok.status == "sent"
+    assert [r for _, r, _ in smtp_server.handler.messages] == [["ok@example.test"]]
