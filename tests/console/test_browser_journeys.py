@@ -91,8 +91,11 @@ def test_main_pages_have_no_serious_accessibility_violations(page, factory):
     sign_in(page, "owner@acme.test")
     for path in ("/orgs/acme", "/orgs/acme/members", "/orgs/acme/suborganizations",
                  "/orgs/acme/roles", "/orgs/acme/api-keys", "/orgs/acme/audit",
-                 "/orgs/acme/settings", "/password/change", "/orgs?all=1"):
-        page.goto(path)
+                 "/orgs/acme/settings", "/password/change", "/orgs?all=1",
+                 "/orgs/acme/invites", "/orgs/acme/imports", "/orgs/acme/accounts/generate",
+                 "/orgs/acme/sso", "/orgs/acme/scim", "/orgs/acme/ldap", "/orgs/acme/webhooks"):
+        if page.goto(path).status == 404:
+            continue  # that feature is not in this build
         found[path] = serious_violations(page)
     assert {p: v for p, v in found.items() if v} == {}
 
