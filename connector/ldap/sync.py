@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from providers import ldap as directory
-from providers.ldap_schema import Record
 
 from .. import db, pipeline
 from ..db import utcnow
@@ -27,6 +26,7 @@ from ..errors import ConnectorError
 from ..events import record
 from ..identity import Actor, Identity, Outcome, Source
 from ..models import LinkedIdentity, Membership, MembershipStatus, Organization
+from ..pipeline.context import chunks
 from ..roles import RANKS
 from .models import LdapRun, LdapSource, RunStatus
 from .sources import directory_config
@@ -162,7 +162,9 @@ def _run(session: Session, run_id: int, full: bool, dry_run: bool, confirm: bool
                                numeric=amap.stamp_numeric, old=source.watermark)
         with session.begin():
             org = session.get(Organization, source.organization_id)
-            links, active_users, active_total = _current(session, org, connection_name(source))
+            # An incremental run only needs the links of the disabled entries it read.
+            links, active_users, active_total = _current(session, org, connection_name(source),
+                                                         None if full else disabled)
         unseen = {links[x] for x in set(links) - seen} if full else set()
         going = {links[x] for x in disabled if x in links} | unseen
         going &= active_users
@@ -233,16 +235,28 @@ def _newer(a: str, b: str, numeric: bool) -> bool:
     return a > b  # GeneralizedTime in one format compares as text
 
 
-def _current(session: Session, org: Organization,
-             connection: str) -> tuple[dict[str, int], set[int], int]:
-    """Links of this source, which linked users are active members, and active members."""
-    links = dict(session.execute(select(LinkedIdentity.external_id, LinkedIdentity.user_id)
-                                 .where(LinkedIdentity.connection == connection)).all())
+def _current(session: Session, org: Organization, connection: str,
+             only: set[str] | None) -> tuple[dict[str, int], set[int], int]:
+    """Links of this source (all, or those of ``only``), which of their users are active
+    members, and how many active members the organization has."""
+    q = select(LinkedIdentity.external_id, LinkedIdentity.user_id).where(
+        LinkedIdentity.connection == connection)
+    if only is None:
+        links = dict(session.execute(q).all())
+    else:
+        links = {}
+        for chunk in chunks(sorted(only)):
+            links.update(session.execute(q.where(LinkedIdentity.external_id.in_(chunk))).all())
     subtree = select(Organization.id).where(Organization.path.like(org.path + "%"))
-    active_linked = set(session.scalars(
-        select(Membership.user_id).join(LinkedIdentity, LinkedIdentity.user_id == Membership.user_id)
+    q = select(Membership.user_id).join(LinkedIdentity, LinkedIdentity.user_id == Membership.user_id)\
         .where(LinkedIdentity.connection == connection, Membership.status == ACTIVE,
-               Membership.organization_id.in_(subtree))))
+               Membership.organization_id.in_(subtree))
+    if only is None:
+        active_linked = set(session.scalars(q))
+    else:
+        active_linked = set()
+        for chunk in chunks(sorted(set(links.values()))):
+            active_linked.update(session.scalars(q.where(Membership.user_id.in_(chunk))))
     total = session.scalar(select(func.count()).select_from(Membership).where(
         Membership.organization_id.in_(subtree), Membership.status == ACTIVE)) or 0
     return links, active_linked, total
