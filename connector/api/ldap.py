@@ -6,7 +6,6 @@ from flask import jsonify, request
 from .. import db
 from ..errors import InvalidInput
 from ..ldap import sources
-from ..ldap.models import RunStatus
 from . import _caller, _scoped, body, bp, endpoint
 
 _BASE = "/organizations/<account>/ldap-sources"
@@ -97,6 +96,3 @@ def list_ldap_runs(session, caller, org, source_id):
 def show_ldap_run(session, caller, org, source_id, run_id):
     src = sources.require_source(session, org, source_id)
     return jsonify(sources.serialize_run(sources.require_run(session, src, run_id)))
-
-
-__all__ = ["RunStatus"]

@@ -2,7 +2,7 @@
 pipeline joins the person (same rules as a sync), and repeated failures lock the login out."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,4 +102,4 @@ def signin_page(account: str):
                            login=request.form.get("login", "")), status
 
 
-__all__ = ["bp", "sign_in", "url_for"]
+__all__ = ["bp", "sign_in", "record_failure"]
