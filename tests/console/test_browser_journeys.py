@@ -66,6 +66,28 @@ def test_admin_signs_in_and_manages_members(page, factory):
     assert "member.deactivated" in open(dl.value.path(), encoding="utf-8").read()
 
 
+def test_api_key_is_shown_once_and_the_copy_button_copies_it(page, factory, live):
+    import requests
+    seed(factory)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    sign_in(page, "admin@acme.test")
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_role("textbox", name="Name").fill("HR sync")
+    page.get_by_role("checkbox", name=re.compile("^members.view")).check()
+    page.get_by_role("button", name="Create key").click()
+    shown = page.get_by_label("New API key").input_value()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == shown
+    page.shots("key-created")
+    r = requests.get(f"{live.url}/api/v1/organizations/acme/members",
+                     headers={"Authorization": f"Bearer {shown}"}, timeout=10)
+    assert r.status_code == 200 and len(r.json()["members"]) == 4
+    page.goto("/orgs/acme/api-keys")
+    expect(page.get_by_label("New API key")).to_have_count(0)
+    expect(page.locator("tbody tr", has_text="HR sync")).to_contain_text(shown[:8])
+
+
 def test_member_without_permission_cannot_reach_admin_pages(page, factory):
     seed(factory)
     sign_in(page, "member@acme.test")
