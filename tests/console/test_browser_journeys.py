@@ -309,3 +309,40 @@ def test_sso_button_leads_to_the_idp_and_back(page, factory, app, live, oidc_idp
     expect(admin.locator("tbody tr", has_text="alice@acme.test").first).to_contain_text("success")
     admin.screenshot(path=str(page.shots.dir / "04-admin-sees-attempt.png"), full_page=True)
     admin.context.close()
+
+
+@pytest.mark.skipif(find_spec("connector.invites") is None, reason="no invites in this build")
+def test_admin_invites_by_email_and_the_invitee_accepts_with_a_new_account(page, factory, app,
+                                                                            browser, live):
+    from sqlalchemy import select
+
+    from connector import db
+    from connector.models import OutboxMessage
+    app.config["BASE_URL"] = live.url  # links in emails name the live server
+    seed(factory)
+    sign_in(page, "admin@acme.test")
+    page.get_by_role("link", name="Invites").click()
+    page.get_by_label("Email addresses").fill("zoe@partner.test, not-an-address")
+    page.get_by_label("Role", exact=True).last.select_option("staff")
+    page.get_by_role("button", name="Send invitations").click()
+    expect(page.get_by_role("status").first).to_contain_text("zoe@partner.test — invitation sent")
+    expect(page.get_by_role("status").first).to_contain_text("not an email address")
+    page.shots("invited")
+    with app.app_context():
+        msg = db.session().scalar(select(OutboxMessage).where(OutboxMessage.topic == "invitation"))
+        link = msg.payload["context"]["accept_url"]
+
+    invitee = browser.new_context(base_url=live.url).new_page()
+    invitee.goto(link)
+    invitee.get_by_label("Your name").fill("Zoe Partner")
+    invitee.get_by_label("Choose a password").fill("zoe's own password")
+    invitee.get_by_role("button", name="Create account and join").click()
+    expect(invitee.get_by_text("Acme Corp").first).to_be_visible()
+    invitee.screenshot(path=str(page.shots.dir / "02-invitee-joined.png"), full_page=True)
+    invitee.context.close()
+
+    page.goto("/orgs/acme/members?q=zoe")
+    expect(page.locator("tbody tr")).to_contain_text("staff")
+    page.goto("/orgs/acme/invites?status=accepted")
+    expect(page.locator("tbody tr", has_text="zoe@partner.test")).to_contain_text("accepted")
+    page.shots("accepted")
