@@ -56,6 +56,13 @@ def _forbidden(_err):
                                    "Ask an admin if you need access."), 403
 
 
+@bp.errorhandler(429)
+def _too_many(_err):
+    return render_template("console/error.html", title="Too many attempts",
+                           message="Too many attempts from here. Wait a minute, then try "
+                                   "again."), 429
+
+
 def _can(permission: str) -> bool:
     return permission in g.get("perms", frozenset())
 

@@ -158,3 +158,18 @@ def test_person_in_several_organizations_chooses_among_them(app, client, factory
     html = client.get("/orgs").get_data(True)
     assert "Acme Corp" in html and "Beta Ltd" in html
     assert re.search(r'href="/orgs/beta"', html)
+
+
+def test_repeated_sign_in_attempts_are_rate_limited_with_a_sentence(factory, tmp_path):
+    from connector import create_app
+    seed(factory)
+    limited = create_app({**{k: factory.app.config[k] for k in ("DATABASE_URL", "SECRET_KEY")},
+                          "TESTING": True, "RATELIMIT_ENABLED": True,
+                          "RATELIMIT_STORAGE_URI": "memory://"},
+                         instance_path=str(tmp_path / "limited"))
+    client = limited.test_client()
+    codes = [sign_in(client, "owner@acme.test", "wrong password!").status_code
+             for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+    r = sign_in(client, "owner@acme.test")
+    assert r.status_code == 429 and "Too many attempts" in r.get_data(True)
