@@ -87,12 +87,15 @@ def login(account: str, name: str):
 
 def _saml_begin(org: Organization, conn: SsoConnection, next_url: str, test: bool) -> str:
     # The ACS is a cross-site POST: SameSite=Lax keeps our cookie away from it, so the request
-    # id travels signed in RelayState and is bound to this browser again at the done step.
+    # id travels in RelayState (MACed) and is bound to this browser again at the done step,
+    # where the cookie also keeps the 'next' target.
     url, rid = saml.begin(service.saml_settings(org, conn), _request_data(),
-                          lambda rid: flow.sign("relay", {"r": rid, "c": conn.id, "n": next_url,
-                                                          "t": test}))
-    rids = list(cookie.get("sso_saml") or [])[-(MAX_PENDING - 1):]
-    cookie["sso_saml"] = rids + [rid]
+                          lambda rid: flow.relay_state(conn.id, rid, test))
+    pending = dict(cookie.get("sso_saml") or {})
+    while len(pending) >= MAX_PENDING:
+        pending.pop(next(iter(pending)))
+    pending[rid] = next_url
+    cookie["sso_saml"] = pending
     return url
 
 
@@ -143,29 +146,31 @@ def saml_acs(account: str, name: str):
             org, conn = _load(s, account, name)
         except ConnectorError as err:
             return _refusal(err)
-        relay: dict = {}
+        rid, test = None, False
         try:
             if request.form.get("RelayState"):
-                relay = flow.unsign("relay", request.form["RelayState"], max_age=3600)
-                if relay.get("c") != conn.id:
-                    raise AuthenticationFailed("The response is for another connection.",
-                                               code="wrong_connection")
+                try:
+                    rid, test = flow.parse_relay(conn.id, request.form["RelayState"])
+                except AuthenticationFailed:
+                    # IdP-initiated sign-ins may carry the IdP's own RelayState (Okta's
+                    # "Default RelayState"): not ours, so no request to match.
+                    if not conn.config.get("allow_idp_initiated"):
+                        raise
             identity, attrs, assertion_id, expires = saml.finish(
-                service.saml_settings(org, conn), _request_data(), relay.get("r"))
+                service.saml_settings(org, conn), _request_data(), rid)
             service.claim_assertion(s, conn, assertion_id, expires)
         except AuthenticationFailed as err:
             service.record_attempt(s, org, conn, "failure", err.code, err.message + (
                 f" ({err.details.get('detail')})" if err.details.get("detail") else ""))
             return _refusal(err)
-        if relay.get("t"):
+        if test:
             return _show_test(s, org, conn, attrs)
         try:
             uid, target = _provision(s, org, conn, identity)
         except ConnectorError as err:
             return _link_or_refusal(err)
     # Back to our own site with a same-site GET, where the browser's cookie is sent again.
-    token = flow.sign("done", {"u": uid, "r": relay.get("r"), "o": target.id,
-                               "n": relay.get("n")})
+    token = flow.sign("done", {"u": uid, "r": rid, "o": target.id})
     return redirect(url_for(".saml_done", account=account, name=name, t=token), code=303)
 
 
@@ -175,19 +180,21 @@ def saml_done(account: str, name: str):
         data = flow.unsign("done", request.args.get("t", ""), max_age=120)
     except AuthenticationFailed as err:
         return _refusal(err)
-    rids = list(cookie.get("sso_saml") or [])
+    pending = dict(cookie.get("sso_saml") or {})
+    next_url = None
     if data.get("r") is not None:
-        if data["r"] not in rids:
+        if data["r"] not in pending:
             # A response to a request another browser made (login CSRF): never sign in here.
             return _refusal(AuthenticationFailed("This sign-in was started in another browser. "
                                                  "Start again.", code="state_mismatch"))
-        rids.remove(data["r"])
+        next_url = pending.pop(data["r"])
+        cookie["sso_saml"] = pending
     s = db.session()
     user, org = s.get(User, data.get("u")), s.get(Organization, data.get("o"))
     if user is None or org is None or not user.active:
         return _refusal(Forbidden("This account cannot sign in.", code="user_deactivated"))
     auth.login(user)
-    return redirect(_landing(org, data.get("n")), code=303)
+    return redirect(_landing(org, next_url), code=303)
 
 
 def _provision(s, org, conn, identity):

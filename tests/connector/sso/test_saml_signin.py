@@ -88,17 +88,29 @@ def test_response_finished_in_another_browser_does_not_sign_it_in(app, client, f
     assert _uid(other_browser) is None
 
 
-def test_relay_state_of_another_connection_is_refused(client, factory, acme, idp):
+def test_one_idp_entity_serves_one_organization(factory, acme, idp):
+    from connector.errors import Conflict
     add_saml(factory, idp, "acme", "saml")
     factory.org("beta", "Beta")
-    idp2_entity = idp.entity_id
-    # Same IdP entity may serve only one organization.
-    from connector.errors import Conflict
     with pytest.raises(Conflict):
         add_saml(factory, idp, "beta", "idp")
-    assert idp2_entity == idp.entity_id
-    resp, fields = saml_post(client, idp, "acme", "saml", tamper=None)
+
+
+def test_relay_state_fits_80_bytes_and_tampering_is_refused(client, factory, acme, idp):
+    add_saml(factory, idp, "acme", "saml")
+
+    def keep(b64):
+        return b64
+    resp, fields = saml_post(client, idp, "acme", "saml", next_url="/orgs/acme/" + "x" * 200,
+                             tamper=keep)
+    # SAML bindings §3.4.3: RelayState MUST NOT exceed 80 bytes.
+    assert len(fields["RelayState"]) <= 80
     assert resp.status_code == 303
+    resp, fields = saml_post(client, idp, "acme", "saml")
+    stamp, rid, mac = fields["RelayState"].split(".")
+    forged = {**fields, "RelayState": f"t{stamp[1:]}.{rid}.{mac}"}  # flip to "test" mode
+    assert client.post(ACS_PATH, data=forged).status_code == 400
+    assert _attempts(factory)[-1] == ("failure", "bad_relay_state")
 
 
 def test_sp_metadata_is_served_per_connection(client, factory, acme, idp):
@@ -124,3 +136,12 @@ def test_acs_needs_no_csrf_token(app, factory, acme, idp):
     client = app.test_client()
     resp, _ = saml_post(client, idp, "acme", "saml")
     assert resp.status_code == 303
+
+
+def test_idp_initiated_with_the_idps_own_relay_state(client, factory, acme, idp):
+    add_saml(factory, idp, "acme", "saml", allow_idp_initiated=True)
+    resp = idp.make_response(in_response_to=None, acs_url="http://localhost" + ACS_PATH,
+                             sp_entity_id=SP)
+    first = client.post(ACS_PATH, data={"SAMLResponse": resp, "RelayState": "/dashboard"})
+    assert first.status_code == 303
+    assert client.get(first.headers["Location"]).headers["Location"].endswith("/orgs/acme")
