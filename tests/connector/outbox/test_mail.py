@@ -191,8 +191,10 @@ def test_work_that_rolls_back_queues_no_email(app, factory, smtp_server):
 def test_connector_worker_once_delivers_the_queue(app, factory, smtp_server, monkeypatch):
     from click.testing import CliRunner
 
-    from connector import cli
+    from connector import background, cli
     monkeypatch.setattr(cli.CLIState, "app", property(lambda self: app))
+    assert deliver_once in background.ONCE  # registered by create_app's import of the worker
+    monkeypatch.setattr(background, "ONCE", [deliver_once])  # other features' loops aside
     _setup(app, factory, smtp_server.url)
     _invite(factory, "a@example.test", "b@example.test")
     r = CliRunner().invoke(cli.main, ["worker", "--once"])
