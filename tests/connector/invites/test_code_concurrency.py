@@ -1,6 +1,6 @@
 """Exact use counts and single-use links under concurrency: real threads, real transactions
-(run it on PostgreSQL
-with CONNECTOR_TEST_DATABASE_URL; SQLite serializes writers, so it holds there too)."""
+(run it on PostgreSQL with CONNECTOR_TEST_DATABASE_URL; SQLite serializes writers, so it
+holds there too)."""
 from __future__ import annotations
 
 import threading
