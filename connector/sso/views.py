@@ -69,10 +69,17 @@ def login(account: str, name: str):
     """Send the browser to the IdP, remembering what we asked for."""
     next_url = auth.validate_next_url(request.args.get("next"), "")
     test = request.args.get("test") == "1"
+    s = db.session()
     try:
-        org, conn = _load(db.session(), account, name)
-        if conn.kind == "oidc":
-            url, pending = oidc.begin(service.oidc_settings(org, conn))
+        org, conn = _load(s, account, name)
+        kind = conn.kind
+        settings = service.oidc_settings(org, conn) if kind == "oidc" else None
+    except ConnectorError as err:
+        return _refusal(err)
+    s.commit()  # no transaction (on SQLite: no write lock) while we talk to the IdP
+    try:
+        if kind == "oidc":
+            url, pending = oidc.begin(settings)
             states = dict(cookie.get("sso_oidc") or {})
             while len(states) >= MAX_PENDING:
                 states.pop(next(iter(states)))
@@ -81,6 +88,9 @@ def login(account: str, name: str):
         else:
             url = _saml_begin(org, conn, next_url, test)
     except ConnectorError as err:
+        # An unreachable IdP or a broken configuration: the admins see it in the log.
+        with db.transaction() as s:
+            service.record_attempt(s, org, conn, "failure", err.code, err.message)
         return _refusal(err)
     return redirect(url, code=303)
 
@@ -118,20 +128,25 @@ def oidc_callback(account: str, name: str):
     states = dict(cookie.get("sso_oidc") or {})
     pending = states.pop(str(request.args.get("state", "")), None)
     cookie["sso_oidc"] = states  # single use, whatever happens next
+    s = db.session()
+    try:
+        org, conn = _load(s, account, name)
+        settings = service.oidc_settings(org, conn)
+    except ConnectorError as err:
+        return _refusal(err)
+    s.commit()  # the token request below must not hold a transaction (SQLite: the write lock)
+    if pending is not None and pending.get("c") != conn.id:
+        pending = None
+    failure: AuthenticationFailed | None = None
+    try:
+        identity, claims = oidc.finish(settings, request.args, pending)
+    except AuthenticationFailed as err:
+        failure = err
     with db.transaction() as s:
-        try:
-            org, conn = _load(s, account, name)
-        except ConnectorError as err:
-            return _refusal(err)
-        if pending is not None and pending.get("c") != conn.id:
-            pending = None
-        try:
-            identity, claims = oidc.finish(service.oidc_settings(org, conn), request.args,
-                                           pending)
-        except AuthenticationFailed as err:
-            service.record_attempt(s, org, conn, "failure", err.code, err.message + (
-                f" ({err.details})" if err.details else ""))
-            return _refusal(err)
+        if failure is not None:
+            service.record_attempt(s, org, conn, "failure", failure.code, failure.message + (
+                f" ({failure.details})" if failure.details else ""))
+            return _refusal(failure)
         if pending.get("t"):
             return _show_test(s, org, conn, claims)
         return _complete(s, org, conn, identity, pending.get("n"))
