@@ -6,7 +6,7 @@ from flask import Blueprint
 bp = Blueprint("console", __name__)
 
 # Route modules, imported explicitly so the routing table is easy to find (one per page group).
-from . import common, signin, passwords, overview, members, structure, access, settings  # noqa: E402,F401,I001
+from . import common, signin, passwords, overview, members, structure, access, settings  # noqa: F401, I001
 
 
 def _feature_pages() -> None:

@@ -25,8 +25,8 @@ def line_chart(days: list[date], series: dict[str, list[int]], *, title: str,
     def y(v: int) -> float:
         return top + plot_h * (1 - v / y_max)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
+    parts = [(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+              'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">'),
              f'<title id="chart-title">{escape(title)}</title>']
     for v in range(0, y_max + 1, step):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '

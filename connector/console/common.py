@@ -6,8 +6,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, \
-    url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from .. import auth, db, orgs
 from ..errors import ConnectorError

@@ -1,7 +1,7 @@
 """Read models of the console pages: counts, series and filtered lists, always per organization."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,9 +26,9 @@ def status_counts(session: Session, org: Organization) -> dict[str, int]:
 def source_series(session: Session, org: Organization, days: int = 30,
                   today: date | None = None) -> tuple[list[date], dict[str, list[int]]]:
     """Active members by source, counted cumulatively by the day they joined (last ``days``)."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     start = today - timedelta(days=days - 1)
-    start_at = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    start_at = datetime.combine(start, time.min, tzinfo=UTC)
     active = (Membership.organization_id == org.id,
               Membership.status == MembershipStatus.ACTIVE)
     base = dict(session.execute(select(Membership.source, func.count()).where(
@@ -64,10 +64,10 @@ def audit_query(org: Organization, *, actor: str | None = None, action: str | No
         stmt = stmt.where(AuditEvent.source == source)
     if since:
         stmt = stmt.where(AuditEvent.created_at >= datetime.combine(since, time.min,
-                                                                    tzinfo=timezone.utc))
+                                                                    tzinfo=UTC))
     if until:
         stmt = stmt.where(AuditEvent.created_at < datetime.combine(
-            until + timedelta(days=1), time.min, tzinfo=timezone.utc))
+            until + timedelta(days=1), time.min, tzinfo=UTC))
     return stmt.order_by(AuditEvent.id.desc())
 
 

@@ -7,6 +7,7 @@ import re
 import threading
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Self
 
 import pytest
 from werkzeug.serving import make_server
@@ -27,7 +28,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

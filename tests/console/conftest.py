@@ -10,4 +10,4 @@ def app(app):
     return app
 
 
-from tests.console.browser import browser, live, page  # noqa: E402,F401 - browser fixtures
+from tests.console.browser import browser, live, page  # noqa: F401 - browser fixtures

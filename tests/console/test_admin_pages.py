@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from connector import db
-from connector.models import Credential, Membership, Organization, OutboxMessage, User
+from connector.models import Credential, Membership, Organization, OutboxMessage
 from tests.console.helpers import csrf, post, seed, sign_in
 
 ADMIN_PAGES = ["members", "api-keys", "audit", "settings", "audit.csv"]

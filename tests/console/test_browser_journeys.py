@@ -63,7 +63,7 @@ def test_admin_signs_in_and_manages_members(page, factory):
     page.get_by_role("link", name="Audit log", exact=True).click()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download CSV").click()
-    assert "member.deactivated" in open(dl.value.path(), encoding="utf-8").read()
+    assert "member.deactivated" in dl.value.path().read_text(encoding="utf-8")
 
 
 def test_api_key_is_shown_once_and_the_copy_button_copies_it(page, factory, live):
@@ -173,7 +173,7 @@ def test_admin_imports_a_csv_with_errors_previews_commits_and_gets_the_report(pa
     page.get_by_role("link", name="CSV import").click()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download the template").click()
-    assert open(dl.value.path(), encoding="utf-8-sig").readline().startswith("email,")
+    assert dl.value.path().read_text(encoding="utf-8-sig").splitlines()[0].startswith("email,")
     page.get_by_label("File").set_input_files(_people_csv(tmp_path))
     page.shots("upload")
     page.get_by_role("button", name="Upload and check").click()
@@ -191,7 +191,7 @@ def test_admin_imports_a_csv_with_errors_previews_commits_and_gets_the_report(pa
     page.shots("result")
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download the report (CSV)").click()
-    report = open(dl.value.path(), encoding="utf-8").read()
+    report = dl.value.path().read_text(encoding="utf-8")
     assert "not-an-email" in report and report.count("created") >= 300
 
 
@@ -211,7 +211,7 @@ def test_admin_generates_30_accounts_and_a_pupil_must_change_the_password(page, 
     page.shots("batch-done")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download as CSV").click()
-    rows = list(csv.DictReader(open(dl.value.path(), encoding="utf-8-sig")))
+    rows = list(csv.DictReader(dl.value.path().read_text(encoding="utf-8-sig").splitlines()))
     assert len(rows) == 30
     page.reload()
     expect(page.get_by_text("was downloaded already")).to_be_visible()

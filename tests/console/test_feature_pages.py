@@ -105,9 +105,9 @@ def test_csv_import_previews_errors_by_line_and_column_then_commits(app, client,
 
 @needs["imports"]
 def test_job_status_of_another_organization_is_not_found(app, client, factory):
-    from connector.jobs import create_job
     from connector import orgs
     from connector.identity import Actor
+    from connector.jobs import create_job
     seed(factory)
     factory.org("other")
     job_id = factory.run(lambda s: create_job(s, orgs.require_org(s, "other"), "csv_import", {},
