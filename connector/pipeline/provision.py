@@ -246,6 +246,10 @@ def _match(plan: Plan, org: Organization, policy: Policy, c: Candidates,
             # A sign-in's email claim is only the IdP's word: an existing membership is no
             # proof the signer owns that account (Entra "nOAuth"). Verified domain or nothing.
             trusted = False
+        if source in (Source.INVITE_CODE, Source.INVITATION):
+            # A person joining by themselves proves an account by signing in (user_id), never
+            # by typing its email or username at sign-up.
+            trusted = False
         if kind == "email" and ident.email_verified and email_domain(key) in policy.verified_domains:
             trusted = True
         if not trusted:
@@ -268,7 +272,7 @@ def _decide(plan: Plan, org: Organization, policy: Policy, c: Candidates, seats:
     if user is not None and (not user.active or user.deleted_at is not None):
         raise Rejected(Reason.USER_DEACTIVATED, "This account is deactivated.")
     if membership is None and ident.active is not False:
-        _check_join_policy(plan, policy, source)
+        _check_join_policy(plan, policy, source, user)
     groups = [g for key in ident.groups or () if (g := c.groups.get(key) or c.groups.get(key.lower()))]
     role = _decide_role(plan, membership, groups, policy, source, actor)
     if user is None:
@@ -306,8 +310,9 @@ def _decide(plan: Plan, org: Organization, policy: Policy, c: Candidates, seats:
         plan.outcome = Outcome.UPDATED
 
 
-def _check_join_policy(plan: Plan, policy: Policy, source: Source) -> None:
-    domain = email_domain(plan.ident.email)
+def _check_join_policy(plan: Plan, policy: Policy, source: Source, user: User | None) -> None:
+    # A signed-in person joining (user_id, no email in the record) is judged by their account's.
+    domain = email_domain(plan.ident.email or (user.email if user else None))
     if policy.allowed_domains and (domain not in policy.allowed_domains):
         raise Rejected(Reason.DOMAIN_NOT_ALLOWED,
                        f"Only addresses at {', '.join(sorted(policy.allowed_domains))} may join.")

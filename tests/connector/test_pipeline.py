@@ -270,3 +270,24 @@ def test_remove_policy_deletes_membership_and_group_rows(factory):
     left = factory.run(lambda s: (s.scalar(select(func.count()).select_from(Membership)),
                                   s.scalar(select(func.count()).select_from(GroupMember))))
     assert left == (0, 0) and org.deprovision_policy == "remove"
+
+
+def test_self_service_sign_up_never_claims_an_existing_account_by_email(factory):
+    factory.org("acme")
+    uid = factory.member("acme", "taken@acme.com")
+    for source in (Source.INVITE_CODE, Source.INVITATION):
+        [r] = factory.provision("acme", [Identity(email="taken@acme.com", password="pw-123456")],
+                                source=source)
+        assert r.reason is Reason.EMAIL_TAKEN
+    [r] = factory.provision("acme", [Identity(user_id=uid)], source=Source.INVITE_CODE)
+    assert r.outcome is Outcome.UNCHANGED
+
+
+def test_signed_in_joiner_is_judged_by_their_account_email_for_allowed_domains(factory):
+    factory.org("home")
+    factory.org("acme", settings={"allowed_domains": ["acme.com"]})
+    ok = factory.member("home", "in@acme.com")
+    out = factory.member("home", "out@other.com")
+    results = factory.provision("acme", [Identity(user_id=ok), Identity(user_id=out)],
+                                source=Source.INVITE_CODE)
+    assert [r.reason for r in results] == [None, Reason.DOMAIN_NOT_ALLOWED]
