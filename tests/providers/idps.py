@@ -71,21 +71,70 @@ def oidc_idp():
               "clients": [{"client_id": c, "client_secret": OidcIdP.secret(c),
                            "redirect_uris": REDIRECTS, "grant_types": ["authorization_code"],
                            "response_types": ["code"]} for c in CLIENT_IDS]}
-    proc = subprocess.Popen(["node", os.path.join(IDP_DIR, "oidc_idp.mjs")],
+    proc = _start_node(config)
+    base = f"http://127.0.0.1:{port}"
+    _wait(proc, base + "/.well-known/openid-configuration")
+    yield OidcIdP(proc, base)
+    proc.terminate()
+    proc.wait(10)
+
+
+class EntraLike:
+    """oidc-provider mounted once per tenant (/tenant-acme, /tenant-evil) behind a discovery
+    document that, like Entra's /organizations endpoint, advertises the literal issuer
+    ``.../{tenantid}``. ``home`` picks the tenant whose endpoints the document names (Entra's
+    common endpoint sends each person to their home tenant)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+        self.proc, self.node = proc, f"http://127.0.0.1:{port}"
+        self.home = "tenant-acme"
+
+        @Request.application
+        def discovery(request):
+            doc = requests.get(f"{self.node}/{self.home}/.well-known/openid-configuration",
+                               timeout=5).json()
+            doc["issuer"] = self.node + "/{tenantid}"
+            return Response(json.dumps(doc), mimetype="application/json")
+        self.server = make_server("127.0.0.1", 0, discovery, threaded=True)
+        self.issuer = f"http://127.0.0.1:{self.server.server_port}/organizations/v2.0"
+        import threading
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _start_node(config: dict) -> subprocess.Popen:
+    return subprocess.Popen(["node", os.path.join(IDP_DIR, "oidc_idp.mjs")],
                             env={**os.environ, "IDP_CONFIG": json.dumps(config)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+
+
+def _wait(proc: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(base + "/.well-known/openid-configuration", timeout=1).ok:
-                break
+            if requests.get(url, timeout=1).ok:
+                return
         except requests.RequestException:
             time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("oidc-provider did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield OidcIdP(proc, base)
+    proc.kill()
+    pytest.fail("oidc-provider did not start: " + (proc.stdout.read() if proc.stdout else ""))
+
+
+@pytest.fixture(scope="session")
+def entra_idp(oidc_idp):
+    """Two Entra-like tenants on one loopback port, for multi-tenant {tenantid} issuers."""
+    port = free_port()
+    proc = _start_node({"port": port, "accounts": ACCOUNTS,
+                        "mounts": ["/tenant-acme", "/tenant-evil"],
+                        "clients": [{"client_id": "multi", "client_secret": OidcIdP.secret("multi"),
+                                     "redirect_uris": REDIRECTS,
+                                     "grant_types": ["authorization_code"],
+                                     "response_types": ["code"]}]})
+    _wait(proc, f"http://127.0.0.1:{port}/tenant-acme/.well-known/openid-configuration")
+    idp = EntraLike(proc, port)
+    yield idp
+    idp.server.shutdown()
     proc.terminate()
     proc.wait(10)
 

@@ -6,7 +6,7 @@ import pytest
 from connector import orgs
 from connector.identity import Actor
 from connector.sso import service
-from tests.providers.idps import OidcIdP, oidc_idp, saml_idp  # noqa: F401
+from tests.providers.idps import OidcIdP, entra_idp, oidc_idp, saml_idp  # noqa: F401
 
 OPERATOR = Actor.operator()
 

@@ -264,3 +264,38 @@ def test_sso_source_recorded_on_membership(client, factory, acme, oidc_idp):
     source = factory.run(lambda s: s.scalar(select(Membership.source).join(User).where(
         User.email == "alice@acme.test")))
     assert source == Source.OIDC.value
+
+
+def _multi(factory, entra_idp, tenants):
+    from providers import oidc
+    oidc.CACHE.clear()  # the discovery document depends on entra_idp.home
+    add_oidc(factory, entra_idp, "acme", "multi", "multi", preset="microsoft", tenants=tenants)
+
+
+def test_entra_multi_tenant_resolves_the_tenantid_issuer(client, factory, acme, entra_idp):
+    entra_idp.home = "tenant-acme"
+    _multi(factory, entra_idp, ["tenant-acme"])
+    assert oidc_signin(client, "acme", "multi", "entra").status_code == 303
+    link = factory.run(lambda s: s.scalar(select(LinkedIdentity)))
+    assert link.external_id == "tenant-acme:oid-carol"
+
+
+def test_entra_multi_tenant_refuses_a_tenant_off_the_allow_list(client, factory, acme,
+                                                                entra_idp):
+    entra_idp.home = "tenant-evil"
+    try:
+        _multi(factory, entra_idp, ["tenant-acme"])
+        assert oidc_signin(client, "acme", "multi", "entra-foreign").status_code == 400
+    finally:
+        entra_idp.home = "tenant-acme"
+    assert _attempts(factory) == [("failure", "foreign_tenant")]
+    assert "eve@acme.test" not in _users(factory)
+
+
+def test_entra_token_whose_tid_disagrees_with_its_issuer_is_refused(client, factory, acme,
+                                                                     entra_idp):
+    entra_idp.home = "tenant-acme"
+    _multi(factory, entra_idp, ["tenant-acme", "tenant-evil"])
+    # Issued by tenant-acme but claiming tid tenant-evil: the resolved issuer does not match.
+    assert oidc_signin(client, "acme", "multi", "entra-foreign").status_code == 400
+    assert _attempts(factory) == [("failure", "invalid_iss")]
