@@ -94,6 +94,8 @@ def child_raw(url: str, path: str, tmp: str) -> dict:
     try:
         cur = raw.cursor()
         sqlite = url.startswith("sqlite")
+        if sqlite:
+            cur.execute("BEGIN")  # the engine's connections are in autocommit mode (db.py)
         ph = "?" if sqlite else "%s"
         stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
         sql = ("INSERT INTO users (email, email_verified, username, given_name, family_name, "

@@ -130,7 +130,8 @@ def serialize(job: Job) -> dict[str, Any]:
     from ..api.serialize import iso
     end = job.finished_at or utcnow()
     secs = (end - job.started_at).total_seconds() if job.started_at else 0
-    result = {k: v for k, v in (job.result or {}).items() if k != "cursor"}
+    internal = ("cursor", "seats_taken", "phase", "staged")  # resumption state, not for people
+    result = {k: v for k, v in (job.result or {}).items() if k not in internal}
     return {"id": job.id, "kind": job.kind, "status": job.status,
             "dry_run": bool((job.params or {}).get("dry_run")),
             "rows_done": job.progress_done, "rows_total": job.progress_total,
