@@ -22,7 +22,8 @@ class ScimUser(Base):
         # The constraint, not a check in Python, is what holds under concurrent POSTs.
         UniqueConstraint("organization_id", "user_name_folded", name="uq_scim_users_username"),
         UniqueConstraint("organization_id", "external_id", name="uq_scim_users_external_id"),
-        Index("ix_scim_users_org_id", "organization_id", "id"),
+        # Live rows of an organization in id order: counts and pages read only this index.
+        Index("ix_scim_users_org_live", "organization_id", "deleted_at", "id"),
         Index("ix_scim_users_user", "user_id"),
     )
 

@@ -141,9 +141,16 @@ def load_group_pairs(session: Session, org: Organization, c: Candidates) -> None
 
 
 def count_active_seats(session: Session, org_ids: set[int]) -> dict[int, int]:
-    rows = session.execute(select(Membership.organization_id, func.count()).where(
-        Membership.organization_id.in_(org_ids), Membership.status == MembershipStatus.ACTIVE)
-        .group_by(Membership.organization_id)).all()
     counts = {oid: 0 for oid in org_ids}
+    # Only organizations with a seat limit need the count (seats are checked only against a
+    # limit): counting every active member of a 100,000-member organization on each SCIM
+    # create or sign-in is a scan per batch for nothing.
+    limited = list(session.scalars(select(Organization.id).where(
+        Organization.id.in_(org_ids), Organization.seat_limit.is_not(None))))
+    if not limited:
+        return counts
+    rows = session.execute(select(Membership.organization_id, func.count()).where(
+        Membership.organization_id.in_(limited), Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.organization_id)).all()
     counts.update({oid: n for oid, n in rows})
     return counts

@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("organization_id", "user_name_folded", name="uq_scim_users_username"),
         sa.UniqueConstraint("organization_id", "external_id", name="uq_scim_users_external_id"),
     )
-    op.create_index("ix_scim_users_org_id", "scim_users", ["organization_id", "id"])
+    op.create_index("ix_scim_users_org_live", "scim_users", ["organization_id", "deleted_at", "id"])
     op.create_index("ix_scim_users_user", "scim_users", ["user_id"])
     op.create_table(
         "scim_user_values",
