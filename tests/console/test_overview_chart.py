@@ -1,7 +1,7 @@
 """The overview's picture: active members by source over time, drawn server-side."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -18,7 +18,7 @@ def test_series_counts_active_members_cumulatively_by_join_day(app, factory):
                       source=Source.CSV)
     factory.provision("acme", [Identity(email=f"s{i}@acme.test") for i in range(2)],
                       source=Source.SCIM, connection="scim:1")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def age(session):
         ids = session.scalars(select(Membership.id).where(Membership.source == "csv")
