@@ -49,10 +49,10 @@ def read_json() -> Any:
         raise errors.InvalidSyntax("The request body is not valid JSON.") from None
 
 
-def _resource_response(session, t, kind: str, obj, status: int = 200) -> Response:
+def _resource_response(session, t, kind: str, obj, status: int = 200, new: bool = False) -> Response:
     a = request.args
     body = service.render(session, t, kind, obj, split_list(a.get("attributes")),
-                          split_list(a.get("excludedAttributes")))
+                          split_list(a.get("excludedAttributes")), new=new)
     headers = {"ETag": etag(obj.version)}
     if status == 201:
         headers["Location"] = body["meta"]["location"]
@@ -124,7 +124,7 @@ def search_resources(session, t, endpoint):
 def create_resource(session, t, endpoint):
     kind = KINDS[endpoint]
     obj = service.create(session, t, kind, read_json())
-    return _resource_response(session, t, kind, obj, 201)
+    return _resource_response(session, t, kind, obj, 201, new=True)
 
 
 @bp.get("/<any(Users, Groups):endpoint>/<scim_id>")

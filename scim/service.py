@@ -67,13 +67,14 @@ def _require(session: Session, t: Tenant, kind: str, scim_id: str, lock: bool = 
 
 
 def render(session: Session, t: Tenant, kind: str, obj: Any, attributes=None,
-           excluded=None) -> dict:
+           excluded=None, new: bool = False) -> dict:
     """One resource, loading members/groups only when they will be returned."""
     drop = {a.lower() for a in excluded or ()}
     if kind == "User":
         want_groups = (not attributes or "groups" in {a.lower() for a in attributes}) \
             and "groups" not in drop
-        g = users.groups_of(session, t, [obj]).get(obj.user_id, []) if want_groups else None
+        g = None if not want_groups else [] if new else \
+            users.groups_of(session, t, [obj]).get(obj.user_id, [])
         res = users.to_resource(t, obj, g)
     else:
         want = (not attributes or any(a.lower().startswith("members") for a in attributes)) \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,15 +70,15 @@ def _project(row: ScimUser, data: dict) -> None:
     row.data = data
 
 
-def _write_values(session: Session, row: ScimUser, data: dict, fresh: bool) -> None:
+def _write_values(session: Session, row_id: int, org_id: int, data: dict, fresh: bool) -> None:
     if not fresh:
-        session.execute(delete(ScimUserValue).where(ScimUserValue.scim_user_id == row.id))
+        session.execute(delete(ScimUserValue).where(ScimUserValue.scim_user_id == row_id))
     rows = []
     for attr in MULTI:
         for item in data.get(attr) or ():
             value = item.get("value")
             rows.append({
-                "scim_user_id": row.id, "organization_id": row.organization_id, "attr": attr,
+                "scim_user_id": row_id, "organization_id": org_id, "attr": attr,
                 "type": item.get("type"), "primary": bool(item.get("primary")),
                 "value": value, "value_folded": value.lower() if isinstance(value, str) else None,
                 "display": item.get("display"), "formatted": item.get("formatted"),
@@ -132,9 +132,11 @@ def create(session: Session, t: Tenant, body: Any) -> ScimUser:
                    created_at=now, updated_at=now)
     _project(row, data)
     _flush_unique(session, row)
-    row.user_id = _provision(session, t, _identity(row, data, password, active))
-    _write_values(session, row, data, fresh=True)
-    session.flush()
+    row_id = row.id
+    # The pipeline expires every loaded object; plain values keep this from reloading the row.
+    user_id = _provision(session, t, _identity(row, data, password, active))
+    session.execute(update(ScimUser).where(ScimUser.id == row_id).values(user_id=user_id))
+    _write_values(session, row_id, t.org.id, data, fresh=True)
     return row
 
 
@@ -147,7 +149,7 @@ def save(session: Session, t: Tenant, row: ScimUser, data: dict, password: str |
     row.version += 1
     row.updated_at = utcnow()
     _flush_unique(session, row)
-    _write_values(session, row, data, fresh=False)
+    _write_values(session, row.id, t.org.id, data, fresh=False)
     _provision(session, t, _identity(row, data, password, active))
 
 
