@@ -374,6 +374,9 @@ def _register_features() -> None:
     main.add_command(accounts_group)
     from .ldap.cli import ldap_group
     main.add_command(ldap_group)
+    from .sso.cli import domain_group, sso_group
+    main.add_command(sso_group)
+    main.add_command(domain_group)
     pass
 
 
