@@ -104,10 +104,11 @@ def list_resources(session, t, endpoint):
     return respond(service.search(session, t, KINDS[endpoint], q))
 
 
+@bp.post("/.search", defaults={"endpoint": None})
 @bp.post("/<any(Users, Groups):endpoint>/.search")
 @scim_view
 def search_resources(session, t, endpoint):
-    # RFC 7644 §3.4.3: the same query as a SearchRequest body.
+    # RFC 7644 §3.4.3: the same query as a SearchRequest body (at the root: every type).
     body = read_json()
     if not isinstance(body, dict) or SEARCH_REQUEST not in (body.get("schemas") or []):
         raise errors.InvalidSyntax(f"A search body needs schemas [\"{SEARCH_REQUEST}\"].")
@@ -116,6 +117,8 @@ def search_resources(session, t, endpoint):
     q = service.make_query(b.get("filter"), b.get("sortby"), b.get("sortorder"),
                            b.get("startindex"), b.get("count"), listify(b.get("attributes")),
                            listify(b.get("excludedattributes")))
+    if endpoint is None:
+        return respond(service.search_all(session, t, q))
     return respond(service.search(session, t, KINDS[endpoint], q))
 
 

@@ -152,3 +152,38 @@ def search(session: Session, t: Tenant, kind: str, q: Query) -> dict:
     return {"schemas": [LIST_RESPONSE], "totalResults": total, "itemsPerPage": len(resources),
             "startIndex": q.start,
             "Resources": [project(r, q.attributes, q.excluded) for r in resources]}
+
+
+def search_all(session: Session, t: Tenant, q: Query) -> dict:
+    """POST /.search at the root (RFC 7644 §3.4.3): Users then Groups as one paged list.
+
+    A filter naming attributes only one resource type has matches nothing of the other."""
+    from .schemas import LIST_RESPONSE
+    max_results = limits()["max_results"]
+    count = max_results if q.count is None else min(q.count, max_results)
+    parts, failures = [], 0
+    for kind in ("User", "Group"):
+        try:
+            total = search(session, t, kind, Query(q.filter, None, False, 1, 0))["totalResults"]
+        except errors.InvalidFilter:
+            failures += 1
+            total = 0
+        parts.append((kind, total))
+    if failures == 2:
+        raise errors.InvalidFilter("The filter names no attribute of Users or Groups.")
+    resources: list[dict] = []
+    start = q.start  # 1-based position in the concatenation
+    for kind, total in parts:
+        if len(resources) >= count:
+            break
+        if start > total:
+            start -= total
+            continue
+        if total:
+            page = search(session, t, kind, Query(q.filter, q.sort_by, q.descending, start,
+                                                  count - len(resources), q.attributes,
+                                                  q.excluded))
+            resources.extend(page["Resources"])
+        start = 1
+    return {"schemas": [LIST_RESPONSE], "totalResults": sum(n for _, n in parts),
+            "itemsPerPage": len(resources), "startIndex": q.start, "Resources": resources}

@@ -159,3 +159,20 @@ def test_post_search_takes_the_query_in_the_body(scim):
     assert r.status_code == 200 and body["totalResults"] == 1
     assert set(body["Resources"][0]) == {"schemas", "id", "meta", "userName"}
     assert_error(scim.post("/Users/.search", {"filter": "x"}), 400, "invalidSyntax")
+
+
+def test_root_search_spans_users_and_groups(scim):
+    scim.user("ann@acme.test", displayName="Ann")
+    scim.user("bob@acme.test", displayName="Bob")
+    scim.group("Admins")
+    req = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    r = scim.post("/.search", {**req, "count": 2}).get_json()
+    assert r["totalResults"] == 3 and len(r["Resources"]) == 2
+    r = scim.post("/.search", {**req, "startIndex": 3}).get_json()
+    assert [x["meta"]["resourceType"] for x in r["Resources"]] == ["Group"]
+    # displayName exists on both types; userName only on Users.
+    r = scim.post("/.search", {**req, "filter": 'displayName sw "a"'}).get_json()
+    assert sorted(x["displayName"] for x in r["Resources"]) == ["Admins", "Ann"]
+    r = scim.post("/.search", {**req, "filter": 'userName eq "bob@acme.test"'}).get_json()
+    assert r["totalResults"] == 1
+    assert_error(scim.post("/.search", {**req, "filter": 'nope eq "x"'}), 400, "invalidFilter")

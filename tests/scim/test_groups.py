@@ -142,3 +142,24 @@ def test_group_mapped_to_sub_organization_through_the_api(scim, factory, client)
     assert _membership(factory, "acme_eu", a) == ("staff", "active")
     scim.patch(f"/Groups/{g['id']}", [{"op": "remove", "path": "members"}])
     assert _membership(factory, "acme_eu", a)[1] == "deactivated"
+
+
+def test_groups_are_listed_with_their_mappings_in_api_and_cli(scim, factory, client, app,
+                                                              monkeypatch):
+    scim.group("Helpdesk")
+    key = factory.api_key("acme")
+    h = {"Authorization": f"Bearer {key}"}
+    r = client.put("/api/v1/organizations/acme/scim-groups/helpdesk/mapping",
+                   json={"role": "staff"}, headers=h)
+    assert r.status_code == 200
+    groups = client.get("/api/v1/organizations/acme/scim-groups", headers=h).get_json()["groups"]
+    assert [(g["display_name"], g["role"]) for g in groups] == [("Helpdesk", "staff")]
+    bad = client.put("/api/v1/organizations/acme/scim-groups/helpdesk/mapping",
+                     json={"role": "owner"}, headers=h)
+    assert bad.status_code == 400
+    missing = client.put("/api/v1/organizations/acme/scim-groups/nope/mapping",
+                         json={"role": "staff"}, headers=h)
+    assert missing.status_code == 404
+    monkeypatch.setattr("connector.cli.CLIState.app", property(lambda self: app))
+    out = CliRunner().invoke(main, ["scim", "groups", "acme"])
+    assert out.exit_code == 0 and "Helpdesk" in out.output and "staff" in out.output
