@@ -44,3 +44,39 @@ def test_members_without_ldap_manage_cannot_see_the_page(ldap, client):
     _sign_in(client, "m@acme.example")
     assert client.get("/orgs/acme/ldap").status_code == 403
     assert client.get(f"/orgs/acme/ldap/{ldap.add_source()}/runs/1").status_code == 403
+
+
+def test_admin_connects_tests_edits_and_removes_a_directory_in_the_console(ldap, client):
+    from sqlalchemy import select
+
+    from connector.ldap.models import LdapSource
+    from tests import ldap_server as L
+    ldap.factory.member("acme", "admin@acme.example", role="admin", password=PASSWORD)
+    ldap.tree.add_users(2)
+    _sign_in(client, "admin@acme.example")
+    form = client.get("/orgs/acme/ldap/new").get_data(as_text=True)
+    fields = {"name": "corp", "preset": "openldap", "urls": ldap.slapd.url, "start_tls": "1",
+              "tls_verify": "1", "ca_file": ldap.slapd.ca_file, "bind_dn": L.READER_DN,
+              "bind_password": L.READER_PW, "base_dn": ldap.tree.people, "scope": "subtree",
+              "group_kind": "none", "group_roles": "Admins=admin\nbad line",
+              "interval_minutes": "0", "enabled": "1", "csrf_token": _csrf(form)}
+    bad = client.post("/orgs/acme/ldap/new", data={**fields, "user_filter": "(uid=*"})
+    assert bad.status_code == 200 and "not a valid LDAP filter" in bad.get_data(as_text=True)
+    r = client.post("/orgs/acme/ldap/new", data=fields, follow_redirects=True)
+    assert "Directory source saved." in r.get_data(as_text=True)
+    src = ldap.factory.run(lambda s: s.scalar(select(LdapSource)))
+    assert src.group_roles == {"admins": "admin"} and src.start_tls and src.interval_minutes == 0
+    tested = client.post(f"/orgs/acme/ldap/{src.id}/test", data={"csrf_token": _csrf(form)},
+                         follow_redirects=True)
+    assert "Connected over TLS; read 2 sample user(s)." in tested.get_data(as_text=True)
+    # Editing without a password keeps the stored one.
+    edit = {**fields, "bind_password": "", "interval_minutes": "15"}
+    client.post(f"/orgs/acme/ldap/{src.id}/edit", data=edit)
+    again = client.post(f"/orgs/acme/ldap/{src.id}/test", data={"csrf_token": _csrf(form)},
+                        follow_redirects=True)
+    assert "Connected over TLS" in again.get_data(as_text=True)
+    assert ldap.factory.run(lambda s: s.scalar(select(LdapSource.interval_minutes))) == 15
+    gone = client.post(f"/orgs/acme/ldap/{src.id}/remove", data={"csrf_token": _csrf(form)},
+                       follow_redirects=True)
+    assert "Directory source removed" in gone.get_data(as_text=True)
+    assert ldap.factory.run(lambda s: s.scalar(select(LdapSource))) is None
