@@ -60,6 +60,8 @@ def test_admin_signs_in_and_manages_members(page, factory):
     page.shots("overview")
     page.set_viewport_size({"width": 390, "height": 844})
     page.shots("overview-phone")
+    page.get_by_role("link", name="Members").click()
+    page.shots("members-phone", full_page=False)
     page.get_by_role("link", name="Audit log", exact=True).click()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download CSV").click()
