@@ -64,6 +64,7 @@ def move_suborg(org):
 def roles_page(org):
     return render_template("console/roles.html", org=org, ranks=roles.RANKS,
                            permissions=roles.PERMISSIONS, owner_only=roles.OWNER_ONLY,
+                           actor_rank=actor_for(org).rank,
                            matrix=roles.role_permissions(db.session(), org.id))
 
 
