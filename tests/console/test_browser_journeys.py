@@ -310,6 +310,14 @@ def test_sso_button_leads_to_the_idp_and_back(page, factory, app, live, oidc_idp
     admin.goto("/orgs/acme/sso")
     expect(admin.locator("tbody tr", has_text="alice@acme.test").first).to_contain_text("success")
     admin.screenshot(path=str(page.shots.dir / "04-admin-sees-attempt.png"), full_page=True)
+    admin.get_by_role("link", name="Test connection").click()
+    admin.locator("input[name=login]").fill("alice")
+    admin.locator("input[name=password]").fill("any")
+    admin.locator("button[type=submit]").first.click()
+    if admin.url.startswith(oidc_idp_for):
+        admin.locator("button[type=submit]").first.click()
+    expect(admin.locator("#claims")).to_contain_text("alice@acme.test")
+    admin.screenshot(path=str(page.shots.dir / "05-test-connection.png"), full_page=True)
     admin.context.close()
 
 
