@@ -185,7 +185,8 @@ def saml_acs(account: str, name: str):
         except ConnectorError as err:
             return _link_or_refusal(err)
     # Back to our own site with a same-site GET, where the browser's cookie is sent again.
-    token = flow.sign("done", {"u": uid, "r": rid, "o": target.id})
+    token = flow.sign("done", {"u": uid, "r": rid, "o": target.id, "c": conn.id,
+                               "a": assertion_id})
     return redirect(url_for(".saml_done", account=account, name=name, t=token), code=303)
 
 
@@ -204,11 +205,18 @@ def saml_done(account: str, name: str):
                                                  "Start again.", code="state_mismatch"))
         next_url = pending.pop(data["r"])
         cookie["sso_saml"] = pending
-    s = db.session()
-    user, org = s.get(User, data.get("u")), s.get(Organization, data.get("o"))
-    if user is None or org is None or not user.active:
-        return _refusal(Forbidden("This account cannot sign in.", code="user_deactivated"))
-    auth.login(user)
+    with db.transaction() as s:
+        conn = s.get(SsoConnection, data.get("c"))
+        user, org = s.get(User, data.get("u")), s.get(Organization, data.get("o"))
+        if conn is None or user is None or org is None or not user.active:
+            return _refusal(Forbidden("This account cannot sign in.", code="user_deactivated"))
+        if data.get("r") is None:
+            # IdP-initiated: nothing binds the token to this browser, so it is single-use.
+            try:
+                service.claim_assertion(s, conn, f"done:{data.get('a')}", None)
+            except AuthenticationFailed as err:
+                return _refusal(err)
+        auth.login(user)
     return redirect(_landing(org, next_url), code=303)
 
 

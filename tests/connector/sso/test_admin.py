@@ -151,6 +151,7 @@ def test_sso_cli_add_list_remove(cli, factory, oidc_idp, saml_idp, tmp_path):
     dup = cli("sso", "add-saml", "globex", "--name", "saml", "--metadata-file", str(meta),
               ok=False)
     assert dup.exit_code == 1 and "(sso_idp_taken)" in dup.stderr
+    assert json.loads(cli("sso", "attempts", "acme", "--json").output) == []
     cli("sso", "remove", "acme", "okta")
     assert [c["name"] for c in json.loads(cli("sso", "list", "acme", "--json").output)] == \
         ["saml"]

@@ -256,6 +256,10 @@ def test_test_connection_shows_claims_and_changes_nobody(client, factory, acme, 
     assert "alice@acme.test" not in _users(factory)
     assert _signed_in_uid(client) is None
     assert _attempts(factory) == [("test", "test_connection")]
+    key = factory.api_key("acme")
+    shown = client.get("/api/v1/organizations/acme/sso-connections/idp",
+                       headers={"Authorization": f"Bearer {key}"}).json
+    assert shown["last_test"]["claims"]["email"] == "alice@acme.test"
 
 
 def test_sso_source_recorded_on_membership(client, factory, acme, oidc_idp):

@@ -145,3 +145,14 @@ def test_idp_initiated_with_the_idps_own_relay_state(client, factory, acme, idp)
     first = client.post(ACS_PATH, data={"SAMLResponse": resp, "RelayState": "/dashboard"})
     assert first.status_code == 303
     assert client.get(first.headers["Location"]).headers["Location"].endswith("/orgs/acme")
+
+
+def test_idp_initiated_done_link_is_single_use(app, client, factory, acme, idp):
+    add_saml(factory, idp, "acme", "saml", allow_idp_initiated=True)
+    resp = idp.make_response(in_response_to=None, acs_url="http://localhost" + ACS_PATH,
+                             sp_entity_id=SP)
+    done_url = client.post(ACS_PATH, data={"SAMLResponse": resp}).headers["Location"]
+    assert client.get(done_url).status_code == 303
+    other_browser = app.test_client()
+    assert other_browser.get(done_url).status_code == 400
+    assert _uid(other_browser) is None
