@@ -146,17 +146,12 @@ def child_generate(url: str, count: int, tmp: str) -> dict:
 
 
 def run_child(args: list[str]) -> dict:
-    """Run one measurement in a subprocess; add its peak RSS (the child's ru_maxrss)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run one measurement in a subprocess; it reports its own peak RSS (ru_maxrss)."""
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
                          text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all waited-for children: report it only when it grew.
-    res["peak_mb"] = round(max(peak, before) / 1024, 1) if peak > before else res.get("self_mb")
-    return res
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -184,7 +179,7 @@ def main() -> None:
             return
         path = os.path.join(tmp, "bench.csv")
         write_csv(path, a.rows)
-        print(f"| rows | db | mode | seconds | rows/s | peak RSS MB | ratio to raw |")
+        print("| rows | db | mode | seconds | rows/s | peak RSS MB | ratio to raw |")
         print("|---|---|---|---|---|---|---|")
         for kind in kinds:
             raw = None
