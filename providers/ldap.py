@@ -69,6 +69,10 @@ class DirectoryConfig:
     group_name_attr: str = "cn"
     page_size: int = 500
     timeout: float = 15.0
+    # Continuation references (RFC 4511 section 4.5.3) point at entries held by another
+    # server: by default a read that meets one is partial. AD answers some at a domain root
+    # (DomainDnsZones, ForestDnsZones, Configuration) that hold no users: ignore them there.
+    ignore_referrals: bool = False
 
     def attribute_map(self) -> AttributeMap:
         return attribute_map(self.preset, self.mapping)
@@ -162,7 +166,8 @@ def _unbind(conn: Connection) -> None:
 
 
 def paged_search(conn: Connection, base: str, search_filter: str, attributes: list[str], *,
-                 scope: str = "subtree", page_size: int = 500) -> Iterator[tuple[str, dict]]:
+                 scope: str = "subtree", page_size: int = 500,
+                 ignore_referrals: bool = False) -> Iterator[tuple[str, dict]]:
     """Yield (dn, raw attributes) page by page (RFC 2696): memory stays one page.
 
     ldap3 2.9.1 does not raise on sizeLimitExceeded even with raise_exceptions=True, so the
@@ -184,10 +189,13 @@ def paged_search(conn: Connection, base: str, search_filter: str, attributes: li
                                      f"{' - ' + result['message'] if result.get('message') else ''}.",
                                      result_code=code)
         for entry in conn.response or ():
-            # searchResRef: a continuation reference to another naming context (AD answers
-            # them for DomainDnsZones etc. at the domain root); it holds no entry of this base.
             if entry.get("type") == "searchResEntry":
                 yield entry["dn"], entry["raw_attributes"]
+            elif entry.get("type") == "searchResRef" and not ignore_referrals:
+                # Entries behind the reference were not read: never treat the read as whole.
+                uris = ", ".join(entry.get("uri") or ()) or "another server"
+                raise DirectoryReadError(f"The search under {base} met a referral to {uris}; "
+                                         "its entries were not read.", result_code=10)
         conn.response = None  # let the page go before the next one arrives
         control = (result.get("controls") or {}).get(PAGED_RESULTS) or {}
         cookie = (control.get("value") or {}).get("cookie")
@@ -208,7 +216,7 @@ def load_groups(conn: Connection, cfg: DirectoryConfig) -> GroupIndex | None:
     attrs = [cfg.group_name_attr] + ([member_attr] if member_attr else [])
     rows = []
     for gdn, raw in paged_search(conn, base, flt, attrs, scope="subtree",
-                                 page_size=cfg.page_size):
+                                 page_size=cfg.page_size, ignore_referrals=cfg.ignore_referrals):
         name = text(_values(raw, cfg.group_name_attr)) or gdn
         values = [v.decode("utf-8", "replace") for v in _values(raw, member_attr)] \
             if member_attr else []
@@ -220,7 +228,8 @@ def load_groups(conn: Connection, cfg: DirectoryConfig) -> GroupIndex | None:
         for gdn, name, _, _ in rows:
             flt = and_filter(cfg.users_filter(), in_chain_filter(gdn))
             for udn, _ in paged_search(conn, cfg.base_dn, flt, [amap.id], scope=cfg.scope,
-                                       page_size=cfg.page_size):
+                                       page_size=cfg.page_size,
+                                       ignore_referrals=cfg.ignore_referrals):
                 idx.by_dn.setdefault(normalize_dn(udn), set()).add(name)
     return idx
 
@@ -237,7 +246,7 @@ def records(conn: Connection, cfg: DirectoryConfig, *, since: str | None = None,
     amap = cfg.attribute_map()
     flt = and_filter(cfg.users_filter(), since_filter(amap, since) if since else "")
     for dn, raw in paged_search(conn, cfg.base_dn, flt, amap.attributes(), scope=cfg.scope,
-                                page_size=cfg.page_size):
+                                page_size=cfg.page_size, ignore_referrals=cfg.ignore_referrals):
         yield to_record(amap, dn, raw, groups)
 
 
@@ -269,7 +278,7 @@ def authenticate(cfg: DirectoryConfig, login: str, password: str) -> Record:
     try:
         flt = and_filter(cfg.users_filter(), equality_filter(amap.username, login))
         found = list(paged_search(conn, cfg.base_dn, flt, amap.attributes(), scope=cfg.scope,
-                                  page_size=2))
+                                  page_size=2, ignore_referrals=cfg.ignore_referrals))
     finally:
         _unbind(conn)
     if len(found) != 1:

@@ -47,7 +47,7 @@ _common = dict(name=_str, urls={"type": "array", "items": _str}, start_tls=_bool
                page_size={"type": "integer", "minimum": 1, "maximum": 1000},
                interval_minutes=_int,
                max_deactivate_percent={"type": "number", "nullable": True}, enabled=_bool,
-               allow_signin=_bool)
+               allow_signin=_bool, ignore_referrals=_bool)
 SCHEMAS: dict[str, Any] = {
     "LdapSourceWrite": _obj(**_common, bind_password=_str),
     "LdapSource": _obj(id=_int, **_common, has_bind_password=_bool,

@@ -86,7 +86,8 @@ def _form() -> dict:
             "group_roles": _lines("group_roles"), "group_sub_orgs": _lines("group_sub_orgs"),
             "interval_minutes": int(f.get("interval_minutes") or 0),
             "max_deactivate_percent": float(pct) if pct.replace(".", "", 1).isdigit() else None,
-            "enabled": f.get("enabled") == "1", "allow_signin": f.get("allow_signin") == "1"}
+            "enabled": f.get("enabled") == "1", "allow_signin": f.get("allow_signin") == "1",
+            "ignore_referrals": f.get("ignore_referrals") == "1"}
     if f.get("bind_password"):  # empty on edit: keep the stored one
         data["bind_password"] = f["bind_password"]
     return data

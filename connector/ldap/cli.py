@@ -57,12 +57,14 @@ def ldap_group() -> None:
 @click.option("--interval", "interval_minutes", type=int, default=60, show_default=True,
               help="Minutes between scheduled runs; 0 = manual only.")
 @click.option("--max-deactivate-percent", type=float)
+@click.option("--ignore-referrals", is_flag=True,
+              help="Skip continuation references (AD domain root) instead of failing the read.")
 @json_option
 @command
 def ldap_add(session, account, name, urls, base_dn, bind_dn, bind_password, start_tls,
              no_verify, ca_file, preset, scope, user_filter, mapping, group_kind, group_base,
              group_filter, group_role, group_sub_org, page_size, interval_minutes,
-             max_deactivate_percent, as_json):
+             max_deactivate_percent, ignore_referrals, as_json):
     """Add a directory source NAME to ACCOUNT."""
     org = orgs.require_org(session, account)
     src = sources.add_source(session, org, {
@@ -72,7 +74,8 @@ def ldap_add(session, account, name, urls, base_dn, bind_dn, bind_password, star
         "mapping": _pairs(mapping, "--map"), "group_kind": group_kind, "group_base": group_base,
         "group_filter": group_filter, "group_roles": _pairs(group_role, "--group-role"),
         "group_sub_orgs": _pairs(group_sub_org, "--group-sub-org"), "page_size": page_size,
-        "interval_minutes": interval_minutes, "max_deactivate_percent": max_deactivate_percent},
+        "interval_minutes": interval_minutes, "max_deactivate_percent": max_deactivate_percent,
+        "ignore_referrals": ignore_referrals},
         actor=OPERATOR, password=bind_password)
     emit(sources.serialize(src), as_json, COLUMNS)
 

@@ -56,6 +56,8 @@ class LdapSource(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # People of this directory may sign in with their directory username and password.
     allow_signin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Skip continuation references instead of failing the read (AD domain roots).
+    ignore_referrals: Mapped[bool] = mapped_column(Boolean, default=False)
     # modifyTimestamp (GeneralizedTime) or uSNChanged of the newest entry of the last good run.
     watermark: Mapped[str | None] = mapped_column(String(40))
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

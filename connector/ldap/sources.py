@@ -22,13 +22,14 @@ from .models import LdapRun, LdapSource
 FIELDS = ("name", "urls", "start_tls", "tls_verify", "ca_file", "bind_dn", "base_dn", "scope",
           "preset", "user_filter", "mapping", "group_kind", "group_base", "group_filter",
           "group_roles", "group_sub_orgs", "page_size", "interval_minutes",
-          "max_deactivate_percent", "enabled", "allow_signin")
+          "max_deactivate_percent", "enabled", "allow_signin", "ignore_referrals")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "urls": list, "start_tls": bool, "tls_verify": bool, "ca_file": (str, type(None)),
     "bind_dn": str, "base_dn": str, "scope": str, "preset": str, "user_filter": str,
     "mapping": dict, "group_kind": str, "group_base": str, "group_filter": str,
     "group_roles": dict, "group_sub_orgs": dict, "page_size": int, "interval_minutes": int,
-    "max_deactivate_percent": (int, float, type(None)), "enabled": bool, "allow_signin": bool}
+    "max_deactivate_percent": (int, float, type(None)), "enabled": bool, "allow_signin": bool,
+    "ignore_referrals": bool}
 
 
 def directory_config(source: LdapSource, *, secret_key: str | None = None) -> DirectoryConfig:
@@ -40,7 +41,7 @@ def directory_config(source: LdapSource, *, secret_key: str | None = None) -> Di
         scope=source.scope, preset=source.preset, user_filter=source.user_filter or "",
         mapping=dict(source.mapping or {}), group_kind=source.group_kind,
         group_base=source.group_base or "", group_filter=source.group_filter or "",
-        page_size=source.page_size)
+        page_size=source.page_size, ignore_referrals=bool(source.ignore_referrals))
 
 
 def _check(session: Session, org: Organization, data: dict[str, Any]) -> None:
@@ -106,7 +107,8 @@ def _defaults(source: LdapSource) -> None:
                        ("preset", "openldap"), ("user_filter", ""), ("mapping", {}),
                        ("group_kind", "none"), ("group_base", ""), ("group_filter", ""),
                        ("page_size", 500), ("interval_minutes", 60), ("enabled", True),
-                       ("bind_dn", ""), ("allow_signin", False)):
+                       ("bind_dn", ""), ("allow_signin", False),
+                       ("ignore_referrals", False)):
         if getattr(source, key) is None:
             setattr(source, key, value)
 

@@ -195,3 +195,16 @@ def test_paged_search_rejects_nothing_silently_on_a_bad_base(slapd):
     with pytest.raises(DirectoryReadError) as err:
         list(paged_search(connect(c), "ou=missing," + L.SUFFIX, "(objectClass=*)", ["uid"]))
     assert err.value.details["result_code"] == 32  # noSuchObject
+
+
+def test_a_referral_in_the_subtree_is_a_partial_read_unless_ignored(slapd, tree):
+    tree.add_user("alice")
+    # RFC 3296: a referral object; without ManageDsaIT a subtree search returns a continuation.
+    tree.conn.add(f"ou=elsewhere,{tree.people}", ["referral", "extensibleObject"],
+                  {"ou": "elsewhere", "ref": "ldap://127.0.0.1:9/ou=people,dc=other,dc=test"})
+    c = cfg(slapd, tree.people)
+    with pytest.raises(DirectoryReadError) as err:
+        list(records(connect(c), c))
+    assert "referral" in err.value.message and "dc=other" in err.value.message
+    c = cfg(slapd, tree.people, ignore_referrals=True)
+    assert [r.identity.username for r in records(connect(c), c)] == ["alice"]

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("max_deactivate_percent", sa.Float(), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("allow_signin", sa.Boolean(), nullable=False),
+        sa.Column("ignore_referrals", sa.Boolean(), nullable=False),
         sa.Column("watermark", sa.String(length=40), nullable=True),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),

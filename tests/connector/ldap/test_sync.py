@@ -223,3 +223,16 @@ def test_full_sync_of_10000_paged_entries(ldap):
     run = ldap.sync(full=True)
     assert run.status == RunStatus.SUCCEEDED, run.message
     assert run.counts["read"] == run.counts["created"] == 10_000
+
+
+def test_a_referral_fails_the_run_and_deprovisions_nobody(ldap):
+    dns = ldap.tree.add_users(12)
+    ldap.add_source()
+    ldap.sync(full=True)
+    # People moved behind a referral: their entries are not read, so they must not count as gone.
+    ldap.tree.conn.delete(dns[0])
+    ldap.tree.conn.add(f"ou=elsewhere,{ldap.tree.people}", ["referral", "extensibleObject"],
+                       {"ou": "elsewhere", "ref": "ldap://127.0.0.1:9/ou=people,dc=other,dc=test"})
+    run = ldap.sync(full=True)
+    assert run.status == RunStatus.FAILED and "referral" in run.message
+    assert all(m["status"] == "active" for m in ldap.members().values())
