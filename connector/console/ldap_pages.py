@@ -116,9 +116,10 @@ def ldap_edit(org, source_id=None):
 @org_page("ldap.manage")
 def ldap_test(org, source_id):
     from providers.ldap import check_connection
-    src = sources.require_source(db.session(), org, source_id)
+    cfg = sources.directory_config(sources.require_source(db.session(), org, source_id))
+    db.session().rollback()  # hold no database lock while the directory answers
     try:
-        out = check_connection(sources.directory_config(src))
+        out = check_connection(cfg)
         groups = "" if out["groups"] is None else f" and {out['groups']} group(s)"
         flash(f"Connected{' over TLS' if out['tls'] else ' WITHOUT TLS'}; read "
               f"{len(out['sample'])} sample user(s){groups}.", "ok")

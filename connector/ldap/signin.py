@@ -2,6 +2,8 @@
 pipeline joins the person (same rules as a sync), and repeated failures lock the login out."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,13 +12,12 @@ from providers import ldap as directory
 
 from .. import auth, db, orgs, pipeline
 from ..errors import AuthenticationFailed, LimitReached
-from ..identity import Actor, Source
+from ..identity import Actor, Identity, Source
 from ..invites import lockout
 from ..limits import limiter
 from ..models import Membership, MembershipStatus, Organization, User
 from .models import LdapSource
 from .sources import directory_config
-from .sync import connection_name
 
 GENERIC = "That username and password do not match an active account of this organization."
 bp = Blueprint("ldap", __name__)  # template in connector/templates/ldap/
@@ -27,41 +28,50 @@ def _keys(org: Organization, login: str, client: str) -> list[str]:
     return [f"ldap:{org.id}:{login.strip().lower()}"[:200], f"ldap-ip:{client}"[:200]]
 
 
-def sign_in(session: Session, org: Organization, login: str, password: str, *,
-            client: str) -> User:
-    """Check ``login``/``password`` against the organization's sign-in directories; the
-    caller counts a failure with ``record_failure``."""
-    keys = _keys(org, login, client)
+def sign_in_directories(session: Session, org: Organization, login: str, *,
+                        client: str) -> list[tuple[int, directory.DirectoryConfig]]:
+    """The organization's sign-in directories, unless this login or client is locked out."""
     try:
-        lockout.check(session, keys)
+        lockout.check(session, _keys(org, login, client))
     except LimitReached as err:
         raise LimitReached("Too many failed sign-ins. " + err.message.split(". ", 1)[-1],
                            code="locked_out") from None
-    found = session.scalars(select(LdapSource).where(
-        LdapSource.organization_id == org.id, LdapSource.enabled.is_(True),
-        LdapSource.allow_signin.is_(True)).order_by(LdapSource.id)).all()
-    for source in found:
+    return [(src.id, directory_config(src)) for src in session.scalars(
+        select(LdapSource).where(LdapSource.organization_id == org.id,
+                                 LdapSource.enabled.is_(True), LdapSource.allow_signin.is_(True))
+        .order_by(LdapSource.id))]
+
+
+def check_password(directories: list[tuple[int, directory.DirectoryConfig]], login: str,
+                   password: str) -> tuple[int, Identity]:
+    """Ask each directory in turn (no database work: no lock is held during network I/O)."""
+    for source_id, cfg in directories:
         try:
             # The provider escapes the login in its filter and refuses empty passwords.
-            record = directory.authenticate(directory_config(source), login, password)
+            record = directory.authenticate(cfg, login, password)
         except AuthenticationFailed:
             continue
         # active=None: a sign-in never reactivates a member an admin or a sync deactivated.
-        ident = record.identity.__class__(**{**vars(record.identity), "active": None,
-                                             "groups": None})
-        [result] = pipeline.provision(session, org, [ident], source=Source.LDAP,
-                                      actor=Actor.system(f"ldap:{source.id}"),
-                                      connection=connection_name(source))
-        if not result.ok:
-            raise AuthenticationFailed(result.message, code=result.reason.value)
-        m = session.scalar(select(Membership).where(Membership.organization_id == result.organization_id,
-                                                    Membership.user_id == result.user_id))
-        user = session.get(User, result.user_id)
-        if m is None or m.status != MembershipStatus.ACTIVE.value or not user.active:
-            raise AuthenticationFailed(GENERIC, code="invalid_credentials")
-        lockout.clear(session, keys[:1])
-        return user
+        return source_id, replace(record.identity, active=None, groups=None)
     raise AuthenticationFailed(GENERIC, code="invalid_credentials")
+
+
+def join(session: Session, org: Organization, source_id: int, ident: Identity, login: str, *,
+         client: str) -> User:
+    """Join the person the directory vouched for through the pipeline; active members only."""
+    [result] = pipeline.provision(session, org, [ident], source=Source.LDAP,
+                                  actor=Actor.system(f"ldap:{source_id}"),
+                                  connection=f"ldap:{source_id}")
+    if not result.ok:
+        raise AuthenticationFailed(result.message, code=result.reason.value)
+    m = session.scalar(select(Membership).where(
+        Membership.organization_id == result.organization_id,
+        Membership.user_id == result.user_id))
+    user = session.get(User, result.user_id)
+    if m is None or m.status != MembershipStatus.ACTIVE.value or not user.active:
+        raise AuthenticationFailed(GENERIC, code="invalid_credentials")
+    lockout.clear(session, _keys(org, login, client)[:1])
+    return user
 
 
 def record_failure(session: Session, org: Organization, login: str, *, client: str) -> None:
@@ -82,19 +92,23 @@ def signin_page(account: str):
     if not enabled:
         return render_template("ldap/signin.html", org=None, error=None, next=next_url), 404
     if request.method == "POST":
+        login, client = request.form.get("login", ""), request.remote_addr or ""
         try:
             with db.transaction() as session:
-                user = sign_in(session, orgs.require_org(session, account),
-                               request.form.get("login", ""), request.form.get("password", ""),
-                               client=request.remote_addr or "")
+                found = sign_in_directories(session, orgs.require_org(session, account), login,
+                                            client=client)
+            source_id, ident = check_password(found, login, request.form.get("password", ""))
+            with db.transaction() as session:
+                user = join(session, orgs.require_org(session, account), source_id, ident,
+                            login, client=client)
             auth.login(user)
             return redirect(next_url, code=303)
         except (AuthenticationFailed, LimitReached, directory.DirectoryError) as err:
             if isinstance(err, AuthenticationFailed):
                 # The failure counter must survive the rolled-back sign-in transaction.
                 with db.transaction() as session:
-                    record_failure(session, orgs.require_org(session, account),
-                                   request.form.get("login", ""), client=request.remote_addr or "")
+                    record_failure(session, orgs.require_org(session, account), login,
+                                   client=client)
             error = err.message if not isinstance(err, directory.DirectoryError) else \
                 "The directory cannot be reached; try again later."
             status = 429 if isinstance(err, LimitReached) else 401
@@ -102,4 +116,4 @@ def signin_page(account: str):
                            login=request.form.get("login", "")), status
 
 
-__all__ = ["bp", "sign_in", "record_failure"]
+__all__ = ["bp", "sign_in_directories", "check_password", "join", "record_failure"]
