@@ -33,10 +33,10 @@ def find_user():
 def page():
     org, offset = int(request.args["org"]), int(request.args["offset"])
     with engine.connect() as c:
-        total = c.scalar(select(func.count()).select_from(ScimUser).where(
-            ScimUser.organization_id == org))
-        rows = c.execute(select(ScimUser.scim_id, ScimUser.data).where(
-            ScimUser.organization_id == org).order_by(ScimUser.id).offset(offset).limit(100)).all()
+        live = (ScimUser.organization_id == org) & ScimUser.deleted_at.is_(None)
+        total = c.scalar(select(func.count()).select_from(ScimUser).where(live))
+        rows = c.execute(select(ScimUser.scim_id, ScimUser.data).where(live)
+                         .order_by(ScimUser.id).offset(offset).limit(100)).all()
     return jsonify({"totalResults": total, "Resources": [{"id": r.scim_id, **r.data} for r in rows]})
 
 

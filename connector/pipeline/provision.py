@@ -133,10 +133,15 @@ def _provision(session: Session, org: Organization, identities: list[Identity], 
             results[i] = Result(i, Outcome.REJECTED, reason=r.reason, message=r.message)
             del records[i]
     target_ids = {t.id for t in targets.values()} | {org.id}
-    # Seat limits hold under concurrency: lock the target organizations (sorted, no deadlock)
-    # before counting seats. SQLite already serializes writers (BEGIN IMMEDIATE).
-    session.execute(select(Organization.id).where(Organization.id.in_(sorted(target_ids)))
-                    .order_by(Organization.id).with_for_update())
+    # Seat limits hold under concurrency: lock the seat-limited target organizations (sorted,
+    # no deadlock) before counting seats. Organizations without a limit are not locked, so
+    # provisioning into them (SCIM creates, sign-ins) runs concurrently. SQLite already
+    # serializes writers (BEGIN IMMEDIATE).
+    limited = sorted({t.id for t in targets.values() if t.seat_limit is not None}
+                     | ({org.id} if org.seat_limit is not None else set()))
+    if limited:
+        session.execute(select(Organization.id).where(Organization.id.in_(limited))
+                        .order_by(Organization.id).with_for_update())
     load_candidates(session, org, connection,
                     {i.external_id for i in records.values() if i.external_id},
                     {i.email for i in records.values() if i.email},

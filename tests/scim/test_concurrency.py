@@ -67,3 +67,13 @@ def test_concurrent_posts_of_different_users_all_succeed(scim, app):
         "schemas": [USER], "userName": f"p{i}@acme.test"}).status_code)
     assert codes == [201] * 8
     assert scim.get("/Users").get_json()["totalResults"] == 8
+
+
+def test_concurrent_creates_in_a_seat_limited_organization_hold_the_limit(scim, app, factory):
+    from connector import orgs
+    factory.run(lambda s: orgs.update_org(s, orgs.require_org(s, "acme"), {"seat_limit": 4},
+                                          actor=orgs.Actor.operator()))
+    # The owner holds one seat: three more fit.
+    codes = _race(app, scim.token, 6, lambda s, i: s.post("/Users", {
+        "schemas": [USER], "userName": f"seat{i}@acme.test"}).status_code)
+    assert sorted(codes) == [201] * 3 + [403] * 3, codes
