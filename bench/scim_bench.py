@@ -137,16 +137,19 @@ def serve(module: str, port: int, env: dict) -> subprocess.Popen:
     raise RuntimeError(f"{module} did not start")
 
 
-def timed(fn, n: int) -> float:
-    """Median latency in ms of n sequential calls (after 3 warm-up calls)."""
+def timed_pair(fa, fb, n: int) -> tuple[float, float]:
+    """Median latencies (ms) of two requests, alternated so that both see the same load
+    (this machine is shared: sequential blocks of samples drift apart)."""
     for i in range(3):
-        fn(-1 - i)
-    samples = []
+        fa(-1 - i)
+        fb(-1 - i)
+    sa, sb = [], []
     for i in range(n):
-        t = time.perf_counter()
-        fn(i)
-        samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples)
+        for fn, out in ((fa, sa), (fb, sb)):
+            t = time.perf_counter()
+            fn(i)
+            out.append((time.perf_counter() - t) * 1000)
+    return statistics.median(sa), statistics.median(sb)
 
 
 def throughput(fn, total: int, clients: int = 8) -> tuple[float, int]:
@@ -190,8 +193,8 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
             r = http.get(f"{floor}/floor/users", params={"org": org, "userName": name})
             assert r.json()["totalResults"] == 1
         return call
-    a, b = timed(filt(data["small"], hs), n), timed(filt(data["big"], hb), n)
-    fa, fb = timed(ffilt(data["small"], small_id), n), timed(ffilt(data["big"], big_id), n)
+    a, b = timed_pair(filt(data["small"], hs), filt(data["big"], hb), n)
+    fa, fb = timed_pair(ffilt(data["small"], small_id), ffilt(data["big"], big_id), n)
     rows.append(("filter userName eq: 100k-user org vs 1k", a, b, fa, fb, 1.5))
 
     # Adding one member: each call adds a different user not yet in either group.
@@ -212,8 +215,8 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
             assert r.status_code == 204
         return call
     g10, g50k = data["g10"], data["g50k"]
-    a, b = timed(add(g10[1]), n), timed(add(g50k[1]), n)
-    fa, fb = timed(fadd(g10[0]), n), timed(fadd(g50k[0]), n)
+    a, b = timed_pair(add(g10[1]), add(g50k[1]), n)
+    fa, fb = timed_pair(fadd(g10[0]), fadd(g50k[0]), n)
     rows.append(("add one member: group of 50k vs 10", a, b, fa, fb, 1.5))
 
     def get_group(gsid):
@@ -225,8 +228,8 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
 
     def fget(gid):
         return lambda i: http.get(f"{floor}/floor/groups/{gid}").raise_for_status()
-    a, b = timed(get_group(g10[1]), n), timed(get_group(g50k[1]), n)
-    fa, fb = timed(fget(g10[0]), n), timed(fget(g50k[0]), n)
+    a, b = timed_pair(get_group(g10[1]), get_group(g50k[1]), n)
+    fa, fb = timed_pair(fget(g10[0]), fget(g50k[0]), n)
     rows.append(("GET group excludedAttributes=members: 50k vs 10", a, b, fa, fb, 1.5))
 
     total = len(data["big"])
@@ -242,8 +245,8 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
         return lambda i: http.get(f"{floor}/floor/users/page",
                                   params={"org": big_id, "offset": offset}).raise_for_status()
     m = max(10, n // 3)
-    a, b = timed(pg(1), m), timed(pg(total - 99), m)
-    fa, fb = timed(fpg(0), m), timed(fpg(total - 100), m)
+    a, b = timed_pair(pg(1), pg(total - 99), m)
+    fa, fb = timed_pair(fpg(0), fpg(total - 100), m)
     rows.append(("page of 100: startIndex near 100k vs 1", a, b, fa, fb, 3.0))
 
     run_id = uuid.uuid4().hex[:6]
