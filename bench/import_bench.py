@@ -142,7 +142,12 @@ def child_generate(url: str, count: int, tmp: str) -> dict:
             service.take_sheet(s, orgs.require_org(s, "bench"), job_id, actor=Actor.operator(),
                                fmt="pdf")
         t2 = time.perf_counter()
-    return {"status": status, "seconds": t1 - t0, "pdf_seconds": t2 - t1}
+    from connector.security import hash_password
+    h0 = time.perf_counter()
+    for _ in range(20):
+        hash_password("correct horse battery")
+    return {"status": status, "seconds": t1 - t0, "pdf_seconds": t2 - t1,
+            "hash_ms": (time.perf_counter() - h0) / 20 * 1000, "cores": os.cpu_count()}
 
 
 def run_child(args: list[str]) -> dict:
@@ -175,7 +180,9 @@ def main() -> None:
             for kind in kinds:
                 r = run_child(["generate", fresh_db(kind, tmp, "gen"), str(a.generate), tmp])
                 print(f"| generate {a.generate} accounts | {kind} | {r['seconds']:.1f} s "
-                      f"| PDF sheet {r['pdf_seconds']:.1f} s | peak {r['self_mb']} MB |")
+                      f"| PDF sheet {r['pdf_seconds']:.1f} s | one hash {r['hash_ms']:.0f} ms, "
+                      f"floor {a.generate * r['hash_ms'] / 1000 / r['cores']:.1f} s on "
+                      f"{r['cores']} cores | peak {r['self_mb']} MB |")
             return
         path = os.path.join(tmp, "bench.csv")
         write_csv(path, a.rows)
