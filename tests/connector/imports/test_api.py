@@ -100,3 +100,28 @@ def test_every_import_route_is_in_the_openapi_document(client):
                  "/organizations/{account}/accounts/generate/{job_id}/sheet",
                  "/organizations/{account}/members/{user_id}/reset-password"):
         assert path in spec["paths"], path
+
+
+def test_jobs_travel_through_redis_when_redis_url_is_set(app, client, factory):
+    import redis
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        import pytest
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    from huey import RedisHuey
+
+    from connector.jobs import huey_for
+    app.config["REDIS_URL"] = url
+    h = huey_for(app)
+    assert isinstance(h, RedisHuey)
+    h.flush()
+    factory.org("acme")
+    key = factory.api_key("acme")
+    job = _upload(client, key, b"email\na@acme.org\n", dry_run="false").get_json()
+    assert h.pending_count() == 1
+    run_pending(app)
+    assert h.pending_count() == 0
+    r = client.get(f"/api/v1/organizations/acme/jobs/{job['id']}", headers=_auth(key))
+    assert r.get_json()["status"] == "done"
