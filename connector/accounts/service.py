@@ -13,7 +13,7 @@ from ..identity import Actor, Source
 from ..imports.models import ImportRow
 from ..jobs import create_job, require_job
 from ..models import Job, Membership, Organization, User
-from ..roles import require_role_name
+from ..roles import RANKS, require_role_name
 from .passwords import new_passphrase, new_password, unseal
 from .sheets import Card, csv_sheet, pdf_sheet
 from .usernames import check_prefix
@@ -94,10 +94,13 @@ def reset_password(session: Session, org: Organization, user_ref: str | int, *,
                    actor: Actor, passphrase: bool = False) -> tuple[User, str]:
     """Give one member a new generated password (must change at next sign-in)."""
     user = members.find_user(session, str(user_ref))
-    if user is None or session.scalar(select(Membership.id).where(
-            Membership.user_id == user.id,
-            Membership.organization_id == org.id)) is None:
+    role = session.scalar(select(Membership.role).where(
+        Membership.user_id == user.id, Membership.organization_id == org.id)) if user else None
+    if role is None:
         raise NotFound(f"No member {user_ref!r} in {org.account}.", code="member_not_found")
+    if RANKS[role] > actor.rank:
+        raise Forbidden("You cannot reset the password of a member above your role.",
+                        code="role_escalation")
     home = session.get(Organization, user.home_organization_id) \
         if user.home_organization_id else None
     if home is None or home.root_id != org.root_id:

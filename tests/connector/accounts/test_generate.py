@@ -5,7 +5,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connector import db, orgs, pipeline
 from connector.accounts import service
@@ -160,6 +160,11 @@ def test_reset_password_gives_a_new_temporary_password(app, factory):
             assert verify_password(user.password_hash, password) and user.must_change_password
             with pytest.raises(Forbidden):
                 service.reset_password(s, org, "out@other.org", actor=OPERATOR)
+            s.execute(update(Membership).where(Membership.user_id == user.id)
+                      .values(role="admin"))
+            with pytest.raises(Forbidden) as err:
+                service.reset_password(s, org, "r1", actor=Actor("user:9", rank=20))
+            assert err.value.code == "role_escalation"
 
 
 def test_api_generate_sheet_once_and_reset(app, client, factory):
