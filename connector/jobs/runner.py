@@ -95,10 +95,16 @@ def finish(job_id: int, status: str, error: str = "", **result: Any) -> None:
 
 
 def stale_jobs(session: Session) -> list[int]:
-    """Jobs a worker should (re)start: queued or running with no heartbeat for a while."""
-    return list(session.scalars(select(Job.id).where(
+    """Jobs a worker should (re)start: queued or running with no heartbeat for a while (a lost
+    queue message, or a worker that died). A queued one's clock restarts, so a job waiting
+    behind a long one is re-sent once per stale period, not on every scan."""
+    ids = list(session.scalars(select(Job.id).where(
         Job.status.in_(("queued", "running")), Job.heartbeat_at < stale_before())
         .order_by(Job.id)))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids), Job.status == "queued")
+                        .values(heartbeat_at=utcnow()))
+    return ids
 
 
 def run_job(job_id: int, on_progress: Progress | None = None) -> str:
