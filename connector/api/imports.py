@@ -75,8 +75,10 @@ def commit_import(session, caller, org, job_id):
 def import_report(session, caller, org, job_id):
     job = jobs.require_job(session, org, job_id, "csv_import")
     fh = imports.write_report(session, job, org, actor=caller.actor)
-    return send_file(fh, mimetype="text/csv", as_attachment=True,
+    resp = send_file(fh, mimetype="text/csv", as_attachment=True,
                      download_name=f"import-{job.id}-report.csv")
+    resp.headers["Cache-Control"] = "no-store"  # may hold generated passwords
+    return resp
 
 
 @bp.post("/organizations/<account>/accounts/generate")

@@ -100,9 +100,10 @@ def errors(session: Session, job: Job, limit: int = 100) -> list[dict[str, Any]]
 
 
 def write_report(session: Session, job: Job, org: Organization, *, actor: Actor) -> IO[bytes]:
-    """The per-row report as a CSV file; generated passwords appear in the first download
-    only (then they are erased, and the download is audited)."""
+    """The per-row report as a CSV file; generated passwords appear once, in the first
+    download by the admin who ran the import (then they are erased; the download is audited)."""
     from ..accounts.passwords import unseal
+    mine = actor.label == job.created_by
     out = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     after, had_secrets = 0, False
     for line in csv_lines(REPORT_HEADER, []):
@@ -117,7 +118,7 @@ def write_report(session: Session, job: Job, org: Organization, *, actor: Actor)
         rows = []
         for r in page:
             d = r.data or {}
-            pw = unseal(r.secret) if r.secret else ""
+            pw = unseal(r.secret) if r.secret and mine else ""
             had_secrets = had_secrets or bool(pw)
             rows.append([r.line, r.status or "pending", r.reason or "", r.field or "",
                          r.message, r.user_id or "", d.get("email", ""), d.get("username", ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from connector import db
-from connector.identity import Identity, Source
+from connector.identity import Actor, Identity, Source
 from connector.models import AuditEvent, GroupMember, LinkedIdentity, Membership, User
 
 from .helpers import csv_bytes, report, run_import
@@ -150,6 +150,8 @@ def test_generated_passwords_go_to_new_accounts_once_in_the_report(app, factory)
                       ["given@acme.org", "Given-Passw0rd"]])
     out = run_import(app, "acme", data, passwords="generate")
     assert out["result"]["counts"] == {"created": 2, "unchanged": 1}
+    other = Actor("user:77", rank=30, user_id=77)
+    assert all(r["password"] == "" for r in report(app, "acme", out["id"], actor=other))
     rows = {r["email"]: r for r in report(app, "acme", out["id"])}
     assert len(rows["new@acme.org"]["password"]) == 12
     assert rows["old@acme.org"]["password"] == "" and rows["given@acme.org"]["password"] == ""
