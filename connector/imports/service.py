@@ -58,7 +58,11 @@ def start_import(session: Session, org: Organization, path: str, filename: str, 
     """Check the header now (a bad file fails at once), then queue the job."""
     if passwords not in ("none", "generate"):
         raise InvalidInput("passwords is 'none' or 'generate'.", code="invalid_passwords_option")
-    table = open_table(path, filename)
+    try:
+        table = open_table(path, filename)
+    except InvalidInput:
+        os.unlink(path)  # a refused upload is not kept
+        raise
     params = {"path": path, "filename": os.path.basename(filename), "dry_run": dry_run,
               "passwords": passwords, "passphrases": passphrases, "must_change": must_change,
               "has_password_column": "password" in table.fields, "actor": actor.label,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 from connector.jobs import run_pending
 
@@ -68,6 +69,7 @@ def test_bad_uploads_get_stable_error_codes(client, factory):
     assert r.get_json()["error"]["code"] == "unsupported_file"
     r = _upload(client, key, b"first_name\nAda\n")
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "no_identifier_column"
+    assert os.listdir(os.path.join(client.application.instance_path, "imports")) == []
     assert "Traceback" not in r.get_data(as_text=True)
 
 
