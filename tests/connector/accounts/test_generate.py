@@ -196,3 +196,22 @@ def test_api_generate_sheet_once_and_reset(app, client, factory):
     bad = client.post("/api/v1/organizations/acme/accounts/generate", headers=h,
                       json={"count": 0})
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_count"
+
+
+def test_generated_accounts_join_the_sub_organization_with_the_role(app, factory):
+    factory.org("acme")
+    factory.org("acme_north", parent="acme")
+    job_id = _generate(app, count=2, prefix="north", role="staff",
+                       sub_organization="acme_north")
+    with app.app_context():
+        s = db.session()
+        rows = s.execute(select(Membership.organization_id, Membership.role)).all()
+        north = orgs.require_org(s, "acme_north").id
+    assert rows == [(north, "staff"), (north, "staff")]
+    assert len(_sheet(app, job_id)[0].decode("utf-8-sig").splitlines()) == 3
+    with app.app_context():
+        with db.transaction() as s:
+            from connector.errors import NotFound
+            with pytest.raises(NotFound):
+                service.generate(s, orgs.require_org(s, "acme"), 1, actor=OPERATOR,
+                                 sub_organization="elsewhere")
