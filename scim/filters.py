@@ -14,7 +14,7 @@ from typing import Any, Callable
 from scim2_filter_parser import ast as fast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from connector.models import Group, GroupMember
@@ -280,4 +280,4 @@ def sort_column(kind: str, sort_by: str) -> Any:
         else func.lower(target.column)
 
 
-__all__ = ["where", "parse", "compare", "sort_column", "resolve", "false"]
+__all__ = ["where", "parse", "compare", "sort_column", "resolve"]
