@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from . import pipeline
 from .errors import Conflict, InvalidInput, NotFound
 from .identity import Actor, Identity, Outcome, Result, Source
-from .models import AuditEvent, Membership, Organization, User
+from .models import AuditEvent, Membership, MembershipStatus, Organization, User
 from .roles import require_role_name
 
 
@@ -21,6 +21,9 @@ def list_members(session: Session, org: Organization, *, role: str | None = None
         stmt = stmt.where(Membership.role == require_role_name(role))
     if status:
         stmt = stmt.where(Membership.status == status)
+    else:
+        # Deprovisioned ("removed") rows only keep the person out; they are not members.
+        stmt = stmt.where(Membership.status != MembershipStatus.REMOVED)
     if source:
         stmt = stmt.where(Membership.source == source)
     if q:

@@ -16,6 +16,9 @@ from .db import Base, UTCDateTime, utcnow
 class MembershipStatus(StrEnum):
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
+    # Deprovisioned under the "remove" policy: no access, no seat, no groups; the row stays so
+    # that sign-in and invites refuse to let the person back in (only an admin source re-adds).
+    REMOVED = "removed"
 
 
 class CredentialKind(StrEnum):

@@ -15,6 +15,7 @@ from ..models import (Credential, Group, GroupMember, Membership, MembershipStat
 from ..roles import ADMIN_ROLES, RANKS, require_role_name
 
 ACTIVE, DEACTIVATED = MembershipStatus.ACTIVE.value, MembershipStatus.DEACTIVATED.value
+REMOVED = MembershipStatus.REMOVED.value
 
 
 def require_membership(session: Session, org: Organization, user_id: int) -> Membership:
@@ -87,18 +88,23 @@ def remove_member(session: Session, org: Organization, user_id: int, *, actor: A
     events.flush()
 
 
-def _remove(session: Session, org: Organization, members: list[Membership],
-            events: EventBatch) -> None:
-    ids = [m.user_id for m in members]
+def _remove_groups(session: Session, org: Organization, ids: list[int],
+                   events: EventBatch) -> None:
     group_ids = select(Group.id).where(Group.organization_id == org.id)
     removed = session.execute(select(GroupMember.group_id, GroupMember.user_id).where(
         GroupMember.user_id.in_(ids), GroupMember.group_id.in_(group_ids))).all()
     session.execute(delete(GroupMember).where(GroupMember.user_id.in_(ids),
                                               GroupMember.group_id.in_(group_ids)))
-    session.execute(delete(Membership).where(Membership.id.in_([m.id for m in members])))
-    _revoke_owned(session, org, ids)
     for gid, uid in removed:
         events.add(org.id, "group.member_removed", "group", gid, user_id=uid)
+
+
+def _remove(session: Session, org: Organization, members: list[Membership],
+            events: EventBatch) -> None:
+    ids = [m.user_id for m in members]
+    _remove_groups(session, org, ids, events)
+    session.execute(delete(Membership).where(Membership.id.in_([m.id for m in members])))
+    _revoke_owned(session, org, ids)
     for m in members:
         events.add(org.id, "member.removed", "user", m.user_id, role=m.role)
 
@@ -124,8 +130,16 @@ def deprovision(session: Session, org: Organization, user_ids: list[int], *, act
                        code="last_owner")
     events = EventBatch(session, source=source, actor=actor.label)
     if mode == "remove":
-        _remove(session, org, list(members), events)
-        changed = len(members)
+        targets = [m for m in members if m.status != REMOVED]
+        if targets:
+            _remove_groups(session, org, [m.user_id for m in targets], events)
+            session.execute(update(Membership).where(Membership.id.in_([m.id for m in targets]))
+                            .values(status=REMOVED, updated_at=utcnow()))
+            _revoke_owned(session, org, [m.user_id for m in targets])
+        for m in targets:
+            events.add(org.id, "member.removed", "user", m.user_id, role=m.role,
+                       deprovisioned=True)
+        changed = len(targets)
     else:
         targets = [m for m in members if m.status == ACTIVE]
         if targets:

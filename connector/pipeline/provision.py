@@ -23,6 +23,7 @@ from .context import (Candidates, Policy, count_active_seats, load_candidates, l
 from .normalize import email_domain, normalize
 
 ACTIVE, DEACTIVATED = MembershipStatus.ACTIVE.value, MembershipStatus.DEACTIVATED.value
+REMOVED = MembershipStatus.REMOVED.value
 # Sources that are a person signing in or joining: they never reactivate a deactivated member.
 SELF_SERVICE = frozenset({Source.OIDC, Source.SAML, Source.INVITE_CODE, Source.INVITATION})
 PROFILE_FIELDS = ("given_name", "family_name", "display_name")
@@ -294,13 +295,17 @@ def _decide(plan: Plan, org: Organization, policy: Policy, c: Candidates, seats:
         plan.outcome = Outcome.CREATED if user is None else Outcome.JOINED
         plan.changes.append("membership")
     else:
-        if membership.status == DEACTIVATED and ident.active is not False:
+        if membership.status in (DEACTIVATED, REMOVED) and ident.active is not False:
             if source in SELF_SERVICE:
                 raise Rejected(Reason.MEMBER_DEACTIVATED,
                                "Your membership in this organization has been deactivated.")
-            if ident.active is True and source in ADMIN_SOURCES:
+            # A deprovisioned ("removed") member comes back only when an admin source adds
+            # them again; a deactivated one when it says active=true.
+            if source in ADMIN_SOURCES and (ident.active is True or membership.status == REMOVED):
                 _take_seat(plan.target, seats, ACTIVE)
                 plan.member_changes["status"] = ACTIVE
+        elif membership.status == REMOVED and ident.active is False:
+            pass  # already out
         elif membership.status == ACTIVE and ident.active is False:
             plan.member_changes["status"] = DEACTIVATED
             seats[plan.target.id] -= 1

@@ -261,15 +261,27 @@ def test_deactivation_revokes_keys_the_member_owns(app, factory, client):
     assert r.status_code == 401
 
 
-def test_remove_policy_deletes_membership_and_group_rows(factory):
+def test_remove_policy_drops_access_groups_and_keeps_the_person_out(factory):
     org = factory.org("acme", deprovision_policy="remove")
-    [r] = factory.provision("acme", [Identity(email="g@acme.com", groups=("G",))],
-                            source=Source.CSV, create_groups=True)
+    factory.verify_domain("acme", "acme.com")
+    sso = dict(external_id="s", email="g@acme.com", email_verified=True)
+    [r] = factory.provision("acme", [Identity(**sso, groups=("G",))], source=Source.OIDC,
+                            connection="oidc:1", create_groups=True)
     factory.run(lambda s: pipeline.deprovision(s, orgs.require_org(s, "acme"), [r.user_id],
                                                actor=OPERATOR, source=Source.SCIM))
-    left = factory.run(lambda s: (s.scalar(select(func.count()).select_from(Membership)),
-                                  s.scalar(select(func.count()).select_from(GroupMember))))
-    assert left == (0, 0) and org.deprovision_policy == "remove"
+    state = factory.run(lambda s: (s.scalar(select(Membership.status)),
+                                   s.scalar(select(func.count()).select_from(GroupMember)),
+                                   orgs.seats_used(s, orgs.require_org(s, "acme"))))
+    assert state == ("removed", 0, 0) and org.deprovision_policy == "remove"
+    from connector import members
+    assert factory.run(lambda s: members.list_members(s, orgs.require_org(s, "acme"))) == []
+    # Signing in again does not bring a deprovisioned person back...
+    [again] = factory.provision("acme", [Identity(**sso)], source=Source.OIDC, connection="oidc:1")
+    assert again.reason is Reason.MEMBER_DEACTIVATED
+    # ...an admin source adding them does.
+    [back] = factory.provision("acme", [Identity(user_id=r.user_id)], source=Source.MANUAL)
+    assert back.outcome is Outcome.UPDATED
+    assert factory.run(lambda s: s.scalar(select(Membership.status))) == "active"
 
 
 def test_self_service_sign_up_never_claims_an_existing_account_by_email(factory):

@@ -91,7 +91,8 @@ class Harness:
 def db_select_members(org_id: int):
     from sqlalchemy import select
     return select(Membership, User).join(User, User.id == Membership.user_id).where(
-        Membership.organization_id == org_id, Membership.role != "owner")
+        Membership.organization_id == org_id, Membership.role != "owner",
+        Membership.status != "removed")
 
 
 @pytest.fixture
