@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -26,19 +26,20 @@ class EventBatch:
         self.source = source
         self.actor = actor
         self.rows: list[dict[str, Any]] = []
+        self.now = utcnow()  # one timestamp per batch: one transaction, one moment
 
     def add(self, org_id: int | None, action: str, target_type: str = "",
             target_id: Any = "", **data: Any) -> None:
         self.rows.append({
             "organization_id": org_id, "actor": self.actor, "action": action,
             "source": self.source, "target_type": target_type, "target_id": str(target_id),
-            "data": data, "created_at": utcnow(),
+            "data": data, "created_at": self.now,
         })
 
     def flush(self) -> None:
         if not self.rows:
             return
-        self.session.execute(insert(AuditEvent), self.rows)
+        self.session.execute(AuditEvent.__table__.insert(), self.rows)
         _enqueue_webhooks(self.session, self.rows)
         self.rows = []
 
@@ -79,7 +80,7 @@ def _enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
                     "data": row["data"]}},
             })
     if out:
-        session.execute(insert(OutboxMessage), out)
+        session.execute(OutboxMessage.__table__.insert(), out)
 
 
 def enqueue_email(session: Session, org_id: int | None, topic: str, *, to: str,

@@ -27,6 +27,9 @@ REMOVED = MembershipStatus.REMOVED.value
 # Sources that are a person signing in or joining: they never reactivate a deactivated member.
 SELF_SERVICE = frozenset({Source.OIDC, Source.SAML, Source.INVITE_CODE, Source.INVITATION})
 PROFILE_FIELDS = ("given_name", "family_name", "display_name")
+# Bulk writes use Core statements on the tables: the ORM's bulk machinery costs more per row
+# than the database does (issue 6 benchmark).
+_USERS = User.__table__
 
 
 class Rejected(Exception):
@@ -496,7 +499,9 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
         for p in new:
             uid = p.new_user["id"]
             events.add(org.id, "user.created", "user", uid, email=p.new_user["email"],
-                       username=p.new_user["username"])
+                       username=p.new_user["username"],
+                       **({"connection": connection, "external_id": p.ident.external_id}
+                          if connection and p.ident.external_id else {}))
     updates = [p for p in plans if p.user_changes]
     if updates:
         session.execute(update(User), [
@@ -508,7 +513,7 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
     uid = {p.index: (p.user.id if p.user else p.new_user["id"]) for p in plans}
     joins = [p for p in plans if p.membership is None]
     if joins:
-        session.execute(insert(Membership), [
+        session.execute(Membership.__table__.insert(), [
             {"organization_id": p.target.id, "user_id": uid[p.index], "role": p.new_role,
              "status": p.member_changes["status"], "source": source.value,
              "created_at": now, "updated_at": now} for p in joins])
@@ -530,11 +535,11 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
                            else "member.reactivated", "user", m.user_id)
             if status == DEACTIVATED:
                 _end_access(session, [m.user_id], p.target.id)
-    _apply_links(session, org, plans, uid, connection, now, events)
+    _apply_links(session, org, plans, uid, connection, now, events, source)
     adds = [{"group_id": g.id, "user_id": uid[p.index], "created_at": now}
             for p in plans for g in p.groups_add]
     if adds:
-        session.execute(insert(GroupMember), adds)
+        session.execute(GroupMember.__table__.insert(), adds)
         for a in adds:
             events.add(org.id, "group.member_added", "group", a["group_id"], user_id=a["user_id"])
     removes = [(gid, uid[p.index]) for p in plans for gid in p.groups_remove]
@@ -557,7 +562,7 @@ def _insert_users(session: Session, new: list[Plan], now: Any) -> None:
         by_email: dict[str, int] = {}
         by_username: dict[str, int] = {}
         for uid, email, username in session.execute(
-                insert(User).returning(User.id, User.email, User.username), rows):
+                _USERS.insert().returning(_USERS.c.id, _USERS.c.email, _USERS.c.username), rows):
             if email:
                 by_email[email] = uid
             if username:
@@ -572,18 +577,22 @@ def _insert_users(session: Session, new: list[Plan], now: Any) -> None:
 
 
 def _apply_links(session: Session, org: Organization, plans: list[Plan], uid: dict[int, int],
-                 connection: str | None, now: Any, events: EventBatch) -> None:
+                 connection: str | None, now: Any, events: EventBatch, source: Source) -> None:
     new_links = [p for p in plans if p.link_changes.get("new")]
     if new_links:
-        session.execute(insert(LinkedIdentity), [
+        session.execute(LinkedIdentity.__table__.insert(), [
             {"connection": connection, "external_id": p.ident.external_id,
              "user_id": uid[p.index], "organization_id": org.id,
              "username": p.ident.source_username, "data": dict(p.ident.link_data),
              "created_at": now, "last_seen_at": now} for p in new_links])
         for p in new_links:
-            events.add(org.id, "identity.linked", "user", uid[p.index], connection=connection,
-                       external_id=p.ident.external_id)
-    old = [p for p in plans if p.link is not None]
+            if p.new_user is None:  # a new account's link is told by its user.created event
+                events.add(org.id, "identity.linked", "user", uid[p.index],
+                           connection=connection, external_id=p.ident.external_id)
+    # last_seen_at is news only for sign-ins; a bulk source re-sending an unchanged record
+    # should not cost a write per row.
+    old = [p for p in plans if p.link is not None
+           and (p.link_changes or source in (Source.OIDC, Source.SAML))]
     if old:
         session.execute(update(LinkedIdentity), [
             {"id": p.link.id, "last_seen_at": now, **p.link_changes} for p in old])
