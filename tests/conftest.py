@@ -64,6 +64,30 @@ def client(app):
 
 
 @pytest.fixture
+def cli(app, monkeypatch, _migrated):
+    """Run the ``connector`` command against the test database: ``cli("org", "list")``.
+
+    ``ok=False`` accepts any exit status; ``code=N`` asserts that one."""
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", _migrated)
+    monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", app.config["SECRET_KEY"])
+    monkeypatch.setenv("CONNECTOR_BASE_URL", app.config["BASE_URL"])
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True, code: int | None = None):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, result.output + result.stderr
+        elif ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+    return run
+
+
+@pytest.fixture
 def ctx(app):
     """An app context with a session; commit explicitly with ``session.commit()``."""
     with app.app_context():

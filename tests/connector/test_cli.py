@@ -10,23 +10,9 @@ import time
 import urllib.request
 
 import pytest
-from click.testing import CliRunner
-
-from connector.cli import main
 
 
-@pytest.fixture
-def cli(app, monkeypatch, _migrated):
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", _migrated)
-    monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", app.instance_path)
-    runner = CliRunner()
 
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-    return run
 
 
 def test_org_commands(cli):

@@ -6,23 +6,9 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from connector.cli import main
 
 
-@pytest.fixture
-def cli(app, monkeypatch, _migrated):
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", _migrated)
-    monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "test-secret")
-    runner = CliRunner()
 
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result
-    return run
 
 
 def test_import_dry_run_then_commit_with_summary_and_report(cli, factory, tmp_path):

@@ -5,10 +5,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from connector.cli import main
 from connector.db import utcnow
 from connector.ldap import scheduler
 from connector.ldap.models import LdapRun, LdapSource, RunStatus
@@ -99,19 +97,6 @@ def test_scheduler_runs_due_sources_by_interval(app, factory, slapd, tree):
     assert last is False  # incremental until LDAP_FULL_SYNC_HOURS has passed
 
 
-@pytest.fixture
-def cli(app, monkeypatch, _migrated):
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", _migrated)
-    monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "test-secret")
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-    return run
 
 
 def test_cli_add_list_test_sync_remove(cli, factory, slapd, tree):

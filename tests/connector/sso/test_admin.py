@@ -11,11 +11,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from connector import domains, orgs, secretbox
-from connector.cli import main
 from connector.errors import Conflict, InvalidInput
 from connector.identity import Actor
 from connector.sso.models import SsoConnection
@@ -61,20 +59,6 @@ def dns_server(app):
     server.sock.close()
 
 
-@pytest.fixture
-def cli(app, monkeypatch, _migrated):
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", _migrated)
-    monkeypatch.setenv("CONNECTOR_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("CONNECTOR_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("CONNECTOR_BASE_URL", "http://localhost")
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-    return run
 
 
 def test_public_mail_domains_are_refused(factory):
