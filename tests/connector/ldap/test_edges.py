@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from connector.db import utcnow
