@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from .. import db, jobs
+from .. import db, jobs, orgs
 from ..accounts import service as accounts
 from ..errors import InvalidInput
 from ..imports import service as imports
@@ -119,6 +119,7 @@ def import_report(org, job_id):
 def generate(org):
     actor = actor_for(org)
     return render_template("console/generate.html", org=org,
+                           subs=[o for o in orgs.subtree(db.session(), org) if o.id != org.id],
                            roles=[r for r in RANKS if r != "owner" and RANKS[r] <= actor.rank],
                            recent=recent_jobs(org, "generate_accounts"), me_label=actor.label)
 
@@ -131,6 +132,7 @@ def start_generate(org):
         s, org, int_or_none(f.get("count")) or -1, actor=actor_for(org),
         prefix=(f.get("prefix") or "user").strip(), role=f.get("role") or None,
         group=(f.get("group") or "").strip() or None, passphrases=bool(f.get("passphrases")),
+        sub_organization=f.get("sub_organization") or None,
         must_change=True)))
     return back("console.generate_job", job_id=job.id) if job else back("console.generate")
 

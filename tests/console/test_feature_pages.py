@@ -219,3 +219,17 @@ def test_organization_sign_in_page_shows_its_provider_buttons(app, client, facto
     assert "Sign in to Acme Corp" in html
     assert "Sign in with Microsoft" in html and "/sso/acme/entra/login" in html
     assert "Sign in with" not in client.get("/signin").get_data(True)
+
+
+@needs["accounts"]
+def test_generated_accounts_can_go_into_a_sub_organization(app, client, factory):
+    from connector.jobs import run_pending
+    seed(factory)
+    factory.org("acme_4b", "Class 4B", parent="acme")
+    sign_in(client, "admin@acme.test")
+    assert "Class 4B (acme_4b)" in client.get("/orgs/acme/accounts/generate").get_data(True)
+    post(client, "/orgs/acme/accounts/generate", {"count": "3", "prefix": "pupil",
+                                                  "sub_organization": "acme_4b"})
+    run_pending(app)
+    html = client.get("/orgs/acme_4b/members?source=generated").get_data(True)
+    assert html.count("pupil") >= 3
