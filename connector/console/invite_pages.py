@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from .. import auth, db
+from .. import auth, db, orgs
 from ..invites import codes, invitations
 from ..roles import RANKS
 from . import bp
@@ -24,6 +24,7 @@ def _render(org, new_code: str | None = None, results: list[dict] | None = None)
         inv_status=invitations.effective_status, counts=invitations.count_by_status(session, org),
         statuses=INVITATION_STATUSES, status=status,
         roles=[r for r in RANKS if r != "owner" and RANKS[r] <= actor.rank],
+        subs=[o for o in orgs.subtree(session, org) if o.id != org.id],
         join_url=request.host_url.rstrip("/") + "/join")
 
 
@@ -40,7 +41,8 @@ def create_code(org):
     made = attempt(lambda s: codes.create_code(
         s, org, actor=actor_for(org), role=f.get("role") or None, label=f.get("label", ""),
         expires_days=int_or_none(f.get("expires_days")), max_uses=int_or_none(f.get("max_uses")),
-        allowed_domain=f.get("allowed_domain") or None))
+        allowed_domain=f.get("allowed_domain") or None,
+        sub_organization=f.get("sub_organization") or None))
     # Rendered in this response only: the code is stored hashed and never shown again.
     return _render(org, new_code=made[1]) if made else back("console.invites")
 
@@ -66,7 +68,8 @@ def send_invitations(org):
     f = request.form
     results = attempt(lambda s: invitations.invite(
         s, org, f.get("addresses", ""), actor=actor_for(org), role=f.get("role") or None,
-        message=f.get("message", ""), inviter=auth.current_user()))
+        message=f.get("message", ""), inviter=auth.current_user(),
+        sub_organization=f.get("sub_organization") or None))
     return _render(org, results=results) if results else back("console.invites")
 
 

@@ -233,3 +233,19 @@ def test_generated_accounts_can_go_into_a_sub_organization(app, client, factory)
     run_pending(app)
     html = client.get("/orgs/acme_4b/members?source=generated").get_data(True)
     assert html.count("pupil") >= 3
+
+
+@needs["invites"]
+def test_invite_code_can_point_to_a_sub_organization(app, client, factory):
+    from connector.invites import codes
+    seed(factory)
+    factory.org("acme_4b", "Class 4B", parent="acme")
+    sign_in(client, "admin@acme.test")
+    html = post(client, "/orgs/acme/invites/codes", {"sub_organization": "acme_4b",
+                                                      "expires_days": "7"},
+                page="/orgs/acme/invites").get_data(True)
+    assert re.search(r'id="new-code" class="secret" readonly value="[A-Z0-9-]+"', html)
+    with app.app_context():
+        from connector import orgs
+        [code] = codes.list_codes(db.session(), orgs.require_org(db.session(), "acme"))
+        assert code.data["sub_organization"] == "acme_4b"
