@@ -25,6 +25,7 @@ RESERVED = frozenset({
     "static", "support", "system", "undefined", "www", "healthz", "readyz", "metrics",
 })
 DEPROVISION_POLICIES = ("deactivate", "remove")
+JOIN_POLICIES = ("verified_domain", "invite_only", "closed")
 SETTING_KEYS = {"allowed_domains", "create_sources", "role_mapping", "join_policy",
                 "delete_policy", "allow_any_invite_address", "require_sso"}
 
@@ -195,6 +196,9 @@ def update_org(session: Session, org: Organization, changes: dict[str, Any], *,
                                    code="unknown_setting")
             for role in (value or {}).get("role_mapping", {}).values():
                 require_role_name(role)
+            if (value or {}).get("join_policy", "verified_domain") not in JOIN_POLICIES:
+                raise InvalidInput("join_policy is one of " + ", ".join(JOIN_POLICIES) + ".",
+                                   code="invalid_join_policy")
             value = {**(org.settings or {}), **(value or {})}
         else:
             raise InvalidInput(f"{key!r} cannot be changed.", code="unknown_field")

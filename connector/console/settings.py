@@ -10,7 +10,7 @@ from ..models import MembershipStatus, OrganizationDomain
 from . import bp
 from .common import actor_for, attempt, back, org_page
 
-# What join_policy means to people; the pipeline enforces allowed domains and verified domains.
+# What join_policy means to people; connector.pipeline enforces it (Policy.join_policy).
 JOIN_POLICIES = {
     "invite_only": "Only people an admin invites or adds",
     "verified_domain": "Anyone signing in by SSO with a verified email on a verified domain",
@@ -38,7 +38,7 @@ def _changes(form) -> dict:
     if seat and not seat.isdigit():
         raise InvalidInput("The seat limit is a whole number, or empty for no limit.",
                            code="invalid_seat_limit")
-    policy = form.get("join_policy", "invite_only")
+    policy = form.get("join_policy", "verified_domain")
     if policy not in JOIN_POLICIES:
         raise InvalidInput("Choose a join policy from the list.", code="invalid_join_policy")
     allowed = sorted({d.strip().lower().lstrip("@") for d in

@@ -39,6 +39,9 @@ class Policy:
     create_sources: frozenset[str] | None  # None: every source may create users
     role_mapping: dict[str, str]         # IdP group/claim value -> role
     one_admin_org: bool
+    # Who may join by themselves: "verified_domain" (SSO auto-join on verified domains, codes,
+    # invitations), "invite_only" (codes and invitations only), "closed" (admin sources only).
+    join_policy: str = "verified_domain"
 
     @classmethod
     def load(cls, session: Session, org: Organization, one_admin_org: bool) -> Policy:
@@ -51,7 +54,8 @@ class Policy:
         return cls(org=org, verified_domains=frozenset(verified),
                    allowed_domains=frozenset(d.lower() for d in s.get("allowed_domains") or ()),
                    create_sources=frozenset(create) if create is not None else None,
-                   role_mapping=dict(s.get("role_mapping") or {}), one_admin_org=one_admin_org)
+                   role_mapping=dict(s.get("role_mapping") or {}), one_admin_org=one_admin_org,
+                   join_policy=s.get("join_policy") or "verified_domain")
 
 
 @dataclass

@@ -326,6 +326,13 @@ def _decide(plan: Plan, org: Organization, policy: Policy, c: Candidates, seats:
 def _check_join_policy(plan: Plan, policy: Policy, source: Source, user: User | None) -> None:
     # A signed-in person joining (user_id, no email in the record) is judged by their account's.
     domain = email_domain(plan.ident.email or (user.email if user else None))
+    closed = {"invite_only": (Source.OIDC, Source.SAML),
+              "closed": (Source.OIDC, Source.SAML, Source.INVITE_CODE, Source.INVITATION)}
+    if source in closed.get(policy.join_policy, ()):
+        raise Rejected(Reason.SOURCE_NOT_ALLOWED,
+                       "This organization adds members by invitation only."
+                       if policy.join_policy == "invite_only" else
+                       "This organization is not taking new members; ask an admin.")
     if policy.allowed_domains and (domain not in policy.allowed_domains):
         raise Rejected(Reason.DOMAIN_NOT_ALLOWED,
                        f"Only addresses at {', '.join(sorted(policy.allowed_domains))} may join.")

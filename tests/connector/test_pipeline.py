@@ -303,3 +303,25 @@ def test_signed_in_joiner_is_judged_by_their_account_email_for_allowed_domains(f
     results = factory.provision("acme", [Identity(user_id=ok), Identity(user_id=out)],
                                 source=Source.INVITE_CODE)
     assert [r.reason for r in results] == [None, Reason.DOMAIN_NOT_ALLOWED]
+
+
+@pytest.mark.parametrize("policy,refused", [
+    ("verified_domain", set()),
+    ("invite_only", {Source.OIDC, Source.SAML}),
+    ("closed", {Source.OIDC, Source.SAML, Source.INVITE_CODE, Source.INVITATION})])
+def test_join_policy_decides_which_self_service_paths_may_add_people(factory, policy, refused):
+    factory.org("acme", settings={"join_policy": policy})
+    factory.verify_domain("acme", "acme.com")
+    for i, source in enumerate([Source.OIDC, Source.SAML, Source.INVITE_CODE, Source.INVITATION,
+                                Source.CSV, Source.SCIM, Source.MANUAL]):
+        [r] = factory.provision("acme", [Identity(external_id=f"x{i}", email=f"p{i}@acme.com",
+                                                  email_verified=True)],
+                                source=source, connection=f"{source.value}:1")
+        assert (r.reason is Reason.SOURCE_NOT_ALLOWED) == (source in refused), (source, r)
+
+
+def test_unknown_join_policy_is_refused(factory):
+    from connector.errors import InvalidInput
+    with pytest.raises(InvalidInput) as err:
+        factory.org("acme", settings={"join_policy": "anyone"})
+    assert err.value.code == "invalid_join_policy"
