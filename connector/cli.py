@@ -29,6 +29,21 @@ class CLIState:
             self._app = create_app()
         return self._app
 
+    def ready_app(self):
+        """The app with its database at head: the embedded default migrates itself (as
+        ``serve`` does); a configured production database must be upgraded on purpose."""
+        app = self.app
+        if not app.extensions.get("connector.cli_checked"):
+            with app.app_context():
+                if not migrations.at_head(db.engine()):
+                    if app.config.get("DATABASE_URL"):
+                        click.echo("error: the database schema is not at head; run "
+                                   "'connector db upgrade' (migrations_pending)", err=True)
+                        sys.exit(1)
+                    migrations.upgrade(db.engine())
+            app.extensions["connector.cli_checked"] = True
+        return app
+
 
 def command(fn):
     """Run inside the app context and a transaction; translate domain errors."""
@@ -36,7 +51,7 @@ def command(fn):
     @click.pass_obj
     def run(state: CLIState, *args, **kwargs):
         try:
-            with state.app.app_context():
+            with state.ready_app().app_context():
                 with db.transaction() as session:
                     return fn(session, *args, **kwargs)
         except ConnectorError as err:
@@ -114,7 +129,7 @@ def worker(state: CLIState, once: bool) -> None:
     import time
 
     from . import background
-    app = state.app
+    app = state.ready_app()
     if once:
         for run_once in background.ONCE:
             run_once(app)

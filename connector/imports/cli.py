@@ -66,7 +66,7 @@ def import_csv(state, account, file, dry_run, generate_passwords, passphrases, r
     """Import FILE (.csv, .tsv, .txt or .xlsx) into ACCOUNT."""
     from . import service
     try:
-        with state.app.app_context():
+        with state.ready_app().app_context():
             with db.transaction() as session:
                 org = orgs.require_org(session, account)
                 with open(file, "rb") as fh:
@@ -138,7 +138,7 @@ def accounts_generate(state, account, count, prefix, role, group, sub_organizati
     try:
         if fmt not in ("csv", "pdf"):
             raise ConnectorError("--out must end in .csv or .pdf.", code="invalid_format")
-        with state.app.app_context():
+        with state.ready_app().app_context():
             with db.transaction() as session:
                 org = orgs.require_org(session, account)
                 job_id = service.generate(

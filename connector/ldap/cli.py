@@ -149,7 +149,7 @@ def ldap_sync(state, account, source, dry_run, full, confirm_deactivations, as_j
     """Sync SOURCE of ACCOUNT now (progress on stderr, report on stdout)."""
     from .sync import execute, queue_run
     try:
-        with state.app.app_context():
+        with state.ready_app().app_context():
             with db.transaction() as session:
                 src = sources.require_source(session, orgs.require_org(session, account), source)
                 run_id = queue_run(session, src, full=full, dry_run=dry_run,

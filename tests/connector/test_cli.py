@@ -99,3 +99,29 @@ def test_serve_runs_the_embedded_default_from_nothing(tmp_path):
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def _connector(args, instance, extra_env=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env["CONNECTOR_INSTANCE_PATH"] = str(instance)
+    env.update(extra_env or {})
+    exe = os.path.join(os.path.dirname(sys.executable), "connector")
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_embedded_default_migrates_itself_and_a_first_owner_gets_a_password(tmp_path):
+    made = _connector(["org", "create", "acme", "--name", "Acme", "--owner-email", "you@acme.com"],
+                      tmp_path / "instance")
+    assert made.returncode == 0, made.stderr
+    reset = _connector(["accounts", "reset-password", "acme", "you@acme.com"], tmp_path / "instance")
+    assert reset.returncode == 0, reset.stderr
+    password = reset.stdout.strip().splitlines()[-1].split()[-1]
+    assert len(password) >= 12
+
+
+def test_a_production_database_behind_head_is_refused_with_one_line(tmp_path):
+    r = _connector(["org", "list"], tmp_path / "instance",
+                   {"CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path}/prod.db"})
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("error: the database schema is not at head; run "
+                                "'connector db upgrade' (migrations_pending)")
