@@ -44,11 +44,11 @@ class Policy:
     join_policy: str = "verified_domain"
 
     @classmethod
-    def load(cls, session: Session, org: Organization, one_admin_org: bool) -> Policy:
-        ancestors = org.ancestor_ids
+    def load(cls, session: Session, org: Organization, one_admin_org: bool,
+             with_domains: bool = True) -> Policy:
         verified = session.scalars(select(OrganizationDomain.domain).where(
-            OrganizationDomain.organization_id.in_(ancestors),
-            OrganizationDomain.verified_at.is_not(None))).all()
+            OrganizationDomain.organization_id.in_(org.ancestor_ids),
+            OrganizationDomain.verified_at.is_not(None))).all() if with_domains else ()
         s = org.settings or {}
         create = s.get("create_sources")
         return cls(org=org, verified_domains=frozenset(verified),
@@ -144,15 +144,19 @@ def load_group_pairs(session: Session, org: Organization, c: Candidates) -> None
             c.group_sources[gid] = gsource
 
 
-def count_active_seats(session: Session, org_ids: set[int]) -> dict[int, int]:
-    counts = {oid: 0 for oid in org_ids}
-    # Only organizations with a seat limit need the count (seats are checked only against a
-    # limit): counting every active member of a 100,000-member organization on each SCIM
-    # create or sign-in is a scan per batch for nothing.
-    limited = list(session.scalars(select(Organization.id).where(
-        Organization.id.in_(org_ids), Organization.seat_limit.is_not(None))))
+def count_active_seats(session: Session, targets: dict[int, Organization]) -> dict[int, int]:
+    """Active members of each target; counted only where a seat limit makes it matter
+    (counting a 100,000-member organization on every SCIM create or sign-in is a scan for
+    nothing)."""
+    counts = {oid: 0 for oid in targets}
+    limited = [oid for oid, o in targets.items() if o.seat_limit is not None]
     if not limited:
         return counts
+    rows = session.execute(select(Membership.organization_id, func.count()).where(
+        Membership.organization_id.in_(limited), Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.organization_id)).all()
+    counts.update({oid: n for oid, n in rows})
+    return counts
     rows = session.execute(select(Membership.organization_id, func.count()).where(
         Membership.organization_id.in_(limited), Membership.status == MembershipStatus.ACTIVE)
         .group_by(Membership.organization_id)).all()

@@ -102,7 +102,9 @@ def provision(session: Session, org: Organization, identities: list[Identity], *
 def _provision(session: Session, org: Organization, identities: list[Identity], source: Source,
                actor: Actor, connection: str | None, groups_mode: str, create_groups: bool,
                one_admin: bool, seats_taken: dict[int, int] | None = None) -> list[Result]:
-    policy = Policy.load(session, org, one_admin)
+    # Verified domains matter only to records whose source vouches for the email.
+    policy = Policy.load(session, org, one_admin,
+                         with_domains=any(i.email_verified for i in identities))
     results: dict[int, Result] = {}
     records: dict[int, Identity] = {}
     seen: dict[tuple[str, str], int] = {}
@@ -153,7 +155,7 @@ def _provision(session: Session, org: Organization, identities: list[Identity], 
                     {i.user_id for i in records.values() if i.user_id},
                     target_ids, policy.one_admin_org, c)
     load_group_pairs(session, org, c)
-    seats = count_active_seats(session, target_ids)
+    seats = count_active_seats(session, {t.id: t for t in [*targets.values(), org]})
     for oid, n in (seats_taken or {}).items():
         if oid in seats:
             seats[oid] += n
@@ -554,8 +556,12 @@ def _apply(session: Session, org: Organization, plans: list[Plan], source: Sourc
         session.execute(delete(GroupMember).where(GroupMember.group_id == gid,
                                                   GroupMember.user_id == u))
         events.add(org.id, "group.member_removed", "group", gid, user_id=u)
-    # Bulk statements bypass the identity map: make loaded rows reload on next access.
-    session.expire_all()
+    # Bulk statements bypass the identity map: the rows they changed reload on next access
+    # (only those: expiring everything would reload the organization on every call).
+    for p in plans:
+        for obj in (p.user, p.membership, p.link):
+            if obj is not None:
+                session.expire(obj)
     return uid
 
 
