@@ -10,7 +10,7 @@ from connector.identity import Actor
 from connector.models import CredentialKind, Organization
 from connector.roles import RANKS
 
-from . import errors
+from . import errors, requestlog
 from .context import Tenant
 
 
@@ -30,6 +30,7 @@ def tenant(session: Session) -> Tenant:
     except DomainUnauthorized:
         raise errors.Unauthorized("The token is invalid, expired or revoked.") from None
     org = session.get(Organization, cred.organization_id)
+    requestlog.attribute(org.id, cred.id)
     # A SCIM token acts like an admin of its organization: it never grants owner.
     return Tenant(org=org, actor=Actor(f"scim_token:{cred.id}", rank=RANKS["admin"]),
                   base_url=base_url())

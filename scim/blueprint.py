@@ -13,13 +13,15 @@ from werkzeug.exceptions import HTTPException
 from connector import db
 from connector.errors import ConnectorError
 
-from . import bulk, discovery, errors, service
+from . import bulk, discovery, errors, requestlog, service
 from .auth import base_url, tenant
 from .context import etag
 from .resource import split_list
 from .schemas import SCHEMAS, SEARCH_REQUEST
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+bp.before_request(requestlog.start)
+bp.after_request(requestlog.finish)
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/scim+json"
 KINDS = {"Users": "User", "Groups": "Group"}

@@ -102,3 +102,22 @@ class ScimGroup(Base):
                                                  index=True)
     external_id: Mapped[str | None] = mapped_column(String(300))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unknown extensions
+
+
+class ScimRequest(Base):
+    """One SCIM request an organization's token made, for the console's "recent requests"
+    (so a failing IdP setup can be debugged without server logs). Pruned to the newest."""
+
+    __tablename__ = "scim_requests"
+    __table_args__ = (Index("ix_scim_requests_org", "organization_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"))
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    scim_type: Mapped[str | None] = mapped_column(String(40))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, flash, render_template, request
 
+from scim import requestlog
+
 from .. import db, scim_admin
 from ..identity import Source
 from ..roles import RANKS
@@ -22,6 +24,7 @@ def _render(org, secret: str | None = None):
         tokens=scim_admin.list_tokens(session, org),
         groups=[scim_admin.group_json(session, g) for g in groups],
         roles=[r for r in RANKS if r != "owner"], recent=recent,
+        requests=requestlog.recent(session, org.id),
         people=queries.people(session, recent))
 
 

@@ -191,6 +191,24 @@ def test_scim_token_is_shown_once_and_authenticates_then_revoked(app, client, fa
     assert "revoked" in client.get("/orgs/acme/scim").get_data(True)
 
 
+def test_scim_requests_are_listed_with_their_status_for_admins(app, client, factory):
+    seed(factory)
+    sign_in(client, "admin@acme.test")
+    html = post(client, "/orgs/acme/scim/tokens", {"name": "okta"}, page="/orgs/acme/scim"
+                ).get_data(True)
+    token = re.search(r'id="new-token" class="secret" readonly value="([^"]+)"', html).group(1)
+    scim = app.test_client()
+    auth = {"Authorization": "Bearer " + token}
+    assert scim.get('/scim/v2/Users?filter=userName eq "x"', headers=auth).status_code == 200
+    assert scim.get("/scim/v2/Users?filter=nope eq 1", headers=auth).status_code == 400
+    assert scim.get("/scim/v2/Users", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    page = client.get("/orgs/acme/scim").get_data(True)
+    rows = re.findall(r"<code>(GET [^<]+)</code></td><td>(?:<strong[^>]*>)?(\d+)", page)
+    assert [(r[0].split("?")[0], r[1]) for r in rows] == [("GET /scim/v2/Users", "400"),
+                                                          ("GET /scim/v2/Users", "200")]
+    assert "invalidFilter" in page  # the failure says why; the bad token is nobody's request
+
+
 @needs["outbox"]
 def test_webhook_endpoint_secret_is_shown_and_private_targets_are_refused(app, client, factory):
     seed(factory)
