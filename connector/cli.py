@@ -396,6 +396,3 @@ def _register_features() -> None:
 
 
 _register_features()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
