@@ -178,8 +178,7 @@ class LinkedIdentity(Base):
 
     __tablename__ = "linked_identities"
     __table_args__ = (UniqueConstraint("connection", "external_id"),
-                      Index("ix_linked_identities_user", "user_id"),
-                      Index("ix_linked_identities_conn_username", "connection", "username"))
+                      Index("ix_linked_identities_user", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection: Mapped[str] = mapped_column(String(60))
