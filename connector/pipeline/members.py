@@ -104,14 +104,15 @@ def _remove(session: Session, org: Organization, members: list[Membership],
     ids = [m.user_id for m in members]
     _remove_groups(session, org, ids, events)
     session.execute(delete(Membership).where(Membership.id.in_([m.id for m in members])))
-    _revoke_owned(session, org, ids)
+    revoke_owned(session, org.id, ids)
     for m in members:
         events.add(org.id, "member.removed", "user", m.user_id, role=m.role)
 
 
-def _revoke_owned(session: Session, org: Organization, user_ids: list[int]) -> None:
+def revoke_owned(session: Session, org_id: int, user_ids: list[int]) -> None:
+    """A member who leaves or is deactivated loses the credentials they own there."""
     session.execute(update(Credential).where(
-        Credential.user_id.in_(user_ids), Credential.organization_id == org.id,
+        Credential.user_id.in_(user_ids), Credential.organization_id == org_id,
         Credential.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
@@ -135,7 +136,7 @@ def deprovision(session: Session, org: Organization, user_ids: list[int], *, act
             _remove_groups(session, org, [m.user_id for m in targets], events)
             session.execute(update(Membership).where(Membership.id.in_([m.id for m in targets]))
                             .values(status=REMOVED, updated_at=utcnow()))
-            _revoke_owned(session, org, [m.user_id for m in targets])
+            revoke_owned(session, org.id, [m.user_id for m in targets])
         for m in targets:
             events.add(org.id, "member.removed", "user", m.user_id, role=m.role,
                        deprovisioned=True)
@@ -145,7 +146,7 @@ def deprovision(session: Session, org: Organization, user_ids: list[int], *, act
         if targets:
             session.execute(update(Membership).where(Membership.id.in_([m.id for m in targets]))
                             .values(status=DEACTIVATED, updated_at=utcnow()))
-            _revoke_owned(session, org, [m.user_id for m in targets])
+            revoke_owned(session, org.id, [m.user_id for m in targets])
         for m in targets:
             events.add(org.id, "member.deactivated", "user", m.user_id)
         changed = len(targets)
