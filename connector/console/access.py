@@ -1,8 +1,6 @@
 """API keys (shown once, revocable) and the audit log with filters and CSV export."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date
 
@@ -10,6 +8,7 @@ from flask import Response, g, render_template, request, stream_with_context
 
 from .. import auth, credentials, db
 from ..errors import Forbidden
+from ..imports.report import csv_lines
 from ..models import AuditEvent, CredentialKind
 from ..roles import OWNER_ONLY, PERMISSIONS
 from . import bp, queries
@@ -104,29 +103,22 @@ def audit_csv(org):
         t.c.id, t.c.created_at, t.c.actor, t.c.action, t.c.source, t.c.target_type,
         t.c.target_id, t.c.data)
 
-    def lines():
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow(["id", "time", "actor", "action", "source", "target_type", "target_id",
-                      "data"])
+    def rows():
         before, sent = None, 0
         while sent < EXPORT_LIMIT:
             stmt = base if before is None else base.where(t.c.id < before)
             page = db.session().execute(stmt.limit(min(2000, EXPORT_LIMIT - sent))).all()
             for eid, at, actor, action, source, ttype, tid, data in page:
-                out.writerow([eid, at.isoformat(), _cell(actor), action, source, ttype,
-                              _cell(tid), _cell(json.dumps(data, default=str))])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+                yield [eid, at.isoformat(), actor, action, source, ttype, tid,
+                       json.dumps(data, default=str)]
             if len(page) < 2000:
                 break
             before, sent = page[-1][0], sent + len(page)
-    return Response(stream_with_context(lines()), mimetype="text/csv", headers={
+
+    # The import report's writer: RFC 4180, BOM for Excel, every cell defused (OWASP CSV
+    # injection).
+    lines = csv_lines(["id", "time", "actor", "action", "source", "target_type", "target_id",
+                       "data"], rows())
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="audit-{org.account}.csv"'})
 
-
-def _cell(value: str) -> str:
-    """Defuse spreadsheet formulas (OWASP CSV injection): a leading =, +, - or @ is quoted."""
-    value = str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
