@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from tests.ports import free_port
 
 SUFFIX = "dc=example,dc=test"
 ADMIN_DN, ADMIN_PW = f"cn=admin,{SUFFIX}", "admin-secret"
@@ -73,11 +74,6 @@ def get_server(bulk: int = 10_000) -> SlapdServer:
         atexit.register(_server.stop)
     return _server
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_tls(workdir: str) -> tuple[str, str, str]:
@@ -216,7 +212,7 @@ def start(bulk: int = 10_000, workdir: str | None = None) -> SlapdServer:
                    check=True, capture_output=True)
     subprocess.run([slapadd, "-q", "-n1", "-F", confdir, "-l", os.path.join(workdir, "data.ldif")],
                    check=True, capture_output=True)
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     proc = subprocess.Popen([binary, "-d", "0", "-F", confdir, "-h",
                              f"ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

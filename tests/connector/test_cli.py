@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from tests.ports import free_port
 
 
 
@@ -68,15 +68,10 @@ def test_api_key_is_alone_on_the_last_line_and_works(cli, client):
     assert "(owner_only_permission)" in r.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_serve_runs_the_embedded_default_from_nothing(tmp_path):
     """`connector serve` on a fresh folder: SQLite file created, migrated, app answering."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env["CONNECTOR_INSTANCE_PATH"] = str(tmp_path / "instance")
     exe = os.path.join(os.path.dirname(sys.executable), "connector")

@@ -7,13 +7,13 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import time
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 import requests
+from tests.ports import free_port
 
 IDP_DIR = os.path.join(os.path.dirname(__file__), "idp")
 BASE = "http://localhost"  # the test app's BASE_URL
@@ -39,11 +39,6 @@ ACCOUNTS = {
     "gmail": {"email": "dave.personal@gmail.com", "email_verified": True},
 }
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class OidcIdP:
