@@ -89,3 +89,16 @@ def enqueue_email(session: Session, org_id: int | None, topic: str, *, to: str,
     session.add(OutboxMessage(organization_id=org_id, kind="email", topic=topic, payload={
         "to": to, "template": template, "context": context, "reply_to": reply_to,
         "message_id": f"<{uuid.uuid4().hex}@connector>"}))
+
+
+def has_webhooks(session: Session, org_id: int) -> bool:
+    """Whether the organization has an active webhook endpoint (set-based writers skip
+    building outbox rows when none would be made)."""
+    return session.scalar(select(WebhookEndpoint.id).where(
+        WebhookEndpoint.organization_id == org_id, WebhookEndpoint.active.is_(True))
+        .limit(1)) is not None
+
+
+def enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Outbox rows for audit rows a set-based writer inserted itself (pipeline/bulk.py)."""
+    _enqueue_webhooks(session, rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        false)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -32,3 +33,10 @@ class ImportRow(Base):
     user_id: Mapped[int | None] = mapped_column(Integer)
     # A generated password, sealed (Fernet) until its sheet is downloaded once, then erased.
     secret: Mapped[str | None] = mapped_column(Text)
+    # A row the pipeline's set-based create may take (pipeline.bulk.prepare), with the
+    # normalized values it inserts; every other row goes through pipeline.provision.
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    role_key: Mapped[str | None] = mapped_column(String(20))

@@ -45,16 +45,21 @@ class Table:
     delimiter: str = ","
     unknown: list[str] = field(default_factory=list)
 
-    def rows(self) -> Iterator[tuple[int, dict[str, str], int]]:
-        """(line number, {field: value}, number of cells) per non-blank data row."""
+    def lines(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number, cells) per non-blank data row."""
         source = _csv_rows(self) if self.kind == "csv" else _xlsx_rows(self.path)
         next(source, None)  # the header
         for line, cells in source:
-            if not any(c.strip() for c in cells):
-                continue
-            values = {f: cells[i].strip() for i, f in enumerate(self.fields)
-                      if f and i < len(cells) and cells[i].strip() != ""}
-            yield line, values, len(cells)
+            if any(c.strip() for c in cells):
+                yield line, cells
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str], int]]:
+        """(line number, {field: value}, number of cells) per non-blank data row."""
+        columns = [(i, f) for i, f in enumerate(self.fields) if f]
+        for line, cells in self.lines():
+            n = len(cells)
+            values = {f: v for i, f in columns if i < n and (v := cells[i].strip())}
+            yield line, values, n
 
 
 def open_table(path: str, filename: str) -> Table:

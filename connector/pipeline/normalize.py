@@ -12,7 +12,7 @@ from ..roles import RANKS
 # (A full RFC 5322 parser accepts addresses no mail system delivers to.)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
                     r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,149}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,149}$")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def email_domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1] if email and "@" in email else None
 
 
-def _clean(value: str | None) -> str | None:
+def clean(value: str | None) -> str | None:
     if value is None:
         return None
     return " ".join(value.split())
@@ -59,8 +59,8 @@ def normalize(identity: Identity) -> Normalized:
     username = normalize_username(identity.username)
     if email is not None and not valid_email(email):
         return Normalized(identity, Reason.INVALID_EMAIL, f"{identity.email!r} is not a valid email address.")
-    if username is not None and not _USERNAME.match(username):
-        return Normalized(identity, Reason.INVALID_USERNAME,
+    if username is not None and not USERNAME.match(username):
+        return Normalized(identity, Reason.INVALIDUSERNAME,
                           f"{identity.username!r} is not a valid username (letters, digits, . _ @ + -).")
     if identity.role is not None and identity.role not in RANKS:
         return Normalized(identity, Reason.UNKNOWN_ROLE, f"Unknown role {identity.role!r}.")
@@ -72,7 +72,7 @@ def normalize(identity: Identity) -> Normalized:
         identity, email=email, username=username,
         external_id=identity.external_id.strip() if identity.external_id else identity.external_id,
         source_username=normalize_username(identity.source_username),
-        given_name=_clean(identity.given_name), family_name=_clean(identity.family_name),
-        display_name=_clean(identity.display_name), sub_organization=sub or None,
+        given_name=clean(identity.given_name), family_name=clean(identity.family_name),
+        display_name=clean(identity.display_name), sub_organization=sub or None,
         groups=tuple(g.strip() for g in identity.groups if g and g.strip())
         if identity.groups is not None else None))

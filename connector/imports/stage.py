@@ -1,0 +1,158 @@
+"""Staging an import: the file's rows go to import_rows chunk by chunk, each chunk in the same
+transaction as its outcomes (job.py), duplicates inside the file found by SQL against the rows
+staged before. Memory stays flat however large the file: nothing per-row is kept in Python.
+
+Staging is on the import's hot path (issue 6 benchmark): the file is parsed in a forked process
+while this one writes the previous chunk, and rows are written as
+plain tuples by the driver (executemany on SQLite, COPY on PostgreSQL), not through
+SQLAlchemy's per-row parameter processing."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import LimitReached
+from ..identity import Outcome
+from ..pipeline import bulk
+from ..pipeline.normalize import normalize_email, normalize_username
+from .models import ImportRow
+from .reader import Table
+
+T = ImportRow.__table__
+TRUE, FALSE = {"true", "yes", "y", "1", "active", "on"}, {"false", "no", "n", "0", "inactive", "off"}
+# Rows with only these cells (and active not false) may take the pipeline's set-based create.
+SIMPLE = frozenset({"email", "username", "first_name", "last_name", "display_name", "role",
+                    "external_id", "active"})
+COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key", "status",
+           "reason", "field", "message", "bulk", "given_name", "family_name", "display_name",
+           "role_key")
+LIMITS = (("email_key", 3, 320), ("username_key", 4, 150), ("external_key", 5, 300))
+KEYS = (("email_key", "email"), ("username_key", "username"), ("external_key", "external_id"))
+
+
+def count_rows(table: Table, limit: int) -> int:
+    """Read the whole file once before anything is written: the row limit and a malformed
+    line fail the job while nothing is done yet, and progress knows its total."""
+    n = 0
+    for _ in table.lines():
+        n += 1
+        if n > limit:
+            raise LimitReached(f"The file has more than {limit:,} rows, the limit; split it into "
+                               "several files.", code="too_many_rows")
+    return n
+
+
+def chunks(table: Table, job_id: int, after: int, size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Staged rows after line ``after``, ``size`` at a time. A forked process parses the file
+    while this one writes the previous chunk (threads would share one GIL); the pipe between
+    them holds about one chunk, so memory stays flat. Without fork, parsing runs inline."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield from _produce(table, job_id, after, size)
+        return
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_send_all, args=(table, job_id, after, size, send, recv),
+                        name="import-reader", daemon=True)
+    child.start()
+    send.close()
+    try:
+        while (item := recv.recv()) is not None:
+            if isinstance(item, str):
+                raise RuntimeError(f"reading the file failed: {item}")
+            yield item
+    finally:
+        recv.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _produce(table: Table, job_id: int, after: int,
+             size: int) -> Iterator[list[tuple[Any, ...]]]:
+    buf: list[tuple[Any, ...]] = []
+    for line, values, _cells in table.rows():
+        if line <= after:
+            continue
+        buf.append(staged(job_id, line, values))
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _send_all(table: Table, job_id: int, after: int, size: int, send: Any, recv: Any) -> None:
+    """The forked reader: chunks down the pipe, then None (or the error, as text). It touches
+    nothing it inherited but the file's path. Its copy of the pipe's reading end is closed at
+    once, so a parent that dies (SIGKILL) breaks the pipe and the reader exits, closing the
+    database sockets it inherited; otherwise the dead parent's transaction would stay open."""
+    recv.close()
+    try:
+        for chunk in _produce(table, job_id, after, size):
+            send.send(chunk)
+        send.send(None)
+    except BrokenPipeError:
+        pass
+    except Exception as err:  # the file was read once already (count_rows); unexpected
+        send.send(f"{type(err).__name__}: {err}")
+
+
+def staged(job_id: int, line: int, values: dict[str, str]) -> tuple[Any, ...]:
+    """One import_rows row, as a tuple in COLUMNS order."""
+    email, username = values.get("email"), values.get("username")
+    row: list[Any] = [job_id, line, json.dumps(values), normalize_email(email),
+                      normalize_username(username), values.get("external_id") or None,
+                      None, None, None, "", False, None, None, None, None]
+    active = values.get("active", "").lower()
+    if active and active not in TRUE | FALSE:
+        row[6:10] = (Outcome.REJECTED.value, "invalid_active", "active",
+                     f"active is {values['active']!r}; use true or false.")
+    for key, i, size in LIMITS:
+        if row[i] and len(row[i]) > size:
+            name = key[:-4]
+            row[6:10] = (Outcome.REJECTED.value, "too_long", name,
+                         f"The {name} is longer than {size} characters.")
+            row[i] = None
+    if row[6] is None and active not in FALSE and values.keys() <= SIMPLE:
+        ready = bulk.prepare(email, username, values.get("first_name"),
+                             values.get("last_name"), values.get("display_name"),
+                             values.get("role"))
+        if ready is not None:
+            row[10:15] = (True, *ready[2:])
+    return tuple(row)
+
+
+def insert(s: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Write staged rows in the caller's transaction."""
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(
+                f"COPY import_rows ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.exec_driver_sql(f"INSERT INTO import_rows ({', '.join(COLUMNS)}) VALUES "
+                             f"({', '.join('?' * len(COLUMNS))})", rows)
+
+
+def mark_duplicates(s: Session, job_id: int, first_line: int, last_line: int) -> None:
+    """A row repeating an earlier row's email/username/external id is rejected. Rows arrive in
+    file order, so the earlier row is already staged: one probe of the (job_id, key) index per
+    row of the chunk, never a Python set of a million keys."""
+    for key, name in KEYS:
+        r2 = T.alias("r2")
+        # "line + 0": SQLite would otherwise answer MIN(line) by walking the (job_id, line)
+        # index until a row has the key, a scan per row; this way it probes the key's index.
+        first = select(func.min(r2.c.line + 0)).where(
+            r2.c.job_id == job_id, r2.c[key] == T.c[key]).scalar_subquery()
+        s.execute(update(T).where(T.c.job_id == job_id, T.c.line.between(first_line, last_line),
+                                  T.c.status.is_(None), T.c[key].is_not(None),
+                                  first < T.c.line)
+                  .values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name,
+                          message=literal(f"Same {name} as line ") + cast(first, String) + "."))
