@@ -20,6 +20,7 @@ from .models import ScimRequest
 KEEP = 500       # rows kept per organization
 PRUNE_EVERY = 50  # prune when a new row's id is a multiple of this
 _TABLE = ScimRequest.__table__
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)  # built once: cheaper than building it per call
 
 
 def start() -> None:
@@ -70,7 +71,7 @@ def _row(response: Response) -> dict:
 
 
 def _insert(conn: Connection, row: dict) -> None:
-    new_id = conn.execute(_TABLE.insert().returning(_TABLE.c.id), row).scalar_one()
+    new_id = conn.execute(_INSERT, row).scalar_one()
     if new_id % PRUNE_EVERY == 0:
         org_id = row["organization_id"]
         cutoff = conn.execute(select(_TABLE.c.id).where(_TABLE.c.organization_id == org_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,11 @@ _COLUMNS = {  # column -> path in the canonical resource
 }
 
 _USERS, _VALUES = ScimUser.__table__, ScimUserValue.__table__
+# Built once: building a statement costs more Python time than SQLite takes to run it.
+_INSERT_USER = _USERS.insert().returning(_USERS.c.id)
+_SET_PERSON = _USERS.update().where(_USERS.c.id == bindparam("row_id")) \
+    .values(user_id=bindparam("person_id"))
+_INSERT_VALUES = _VALUES.insert()
 _DUPLICATE = "A user with this userName or externalId already exists in this organization."
 
 
@@ -94,7 +99,7 @@ def _write_values(session: Session, row_id: int, org_id: int, data: dict, fresh:
                 "region": item.get("region"), "postal_code": item.get("postalCode"),
                 "country": item.get("country")})
     if rows:
-        session.execute(_VALUES.insert(), rows)
+        session.execute(_INSERT_VALUES, rows)
 
 
 def _identity(row: ScimUser, data: dict, password: str | None, active: bool | None) -> Identity:
@@ -156,12 +161,12 @@ def create(session: Session, t: Tenant, body: Any) -> ScimUser:
     values = {"organization_id": t.org.id, "scim_id": uuid.uuid4().hex, "active": active,
               "version": 1, "created_at": now, "updated_at": now, **_projection(data)}
     try:
-        row_id = session.execute(_USERS.insert().returning(_USERS.c.id), values).scalar_one()
+        row_id = session.execute(_INSERT_USER, values).scalar_one()
     except IntegrityError:
         raise errors.Uniqueness(_DUPLICATE) from None
     row = ScimUser(id=row_id, **values)
     row.user_id = _provision(session, t, _identity(row, data, password, active))
-    session.execute(_USERS.update().where(_USERS.c.id == row_id).values(user_id=row.user_id))
+    session.execute(_SET_PERSON, {"row_id": row_id, "person_id": row.user_id})
     _write_values(session, row_id, t.org.id, data, fresh=True)
     return row
 
