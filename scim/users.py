@@ -119,8 +119,9 @@ def _identity(row: ScimUser, data: dict, password: str | None, active: bool | No
 
 
 def _provision(session: Session, t: Tenant, ident: Identity) -> int:
+    # Not isolated: an error fails the request (in /Bulk, the operation's savepoint).
     [result] = pipeline.provision(session, t.org, [ident], source=SOURCE, actor=t.actor,
-                                  connection=t.connection)
+                                  connection=t.connection, isolated=False)
     if not result.ok:
         raise errors.from_reason(result.reason, result.message)
     return result.user_id
