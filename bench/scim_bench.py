@@ -2,6 +2,7 @@
 
     /work/venv/bin/python bench/scim_bench.py                 # SQLite and PostgreSQL
     /work/venv/bin/python bench/scim_bench.py --backend sqlite --users 100000
+    /work/venv/bin/python bench/scim_bench.py --only create --users 2000   # quick iteration
 
 Both apps run under gunicorn with 2 workers on 127.0.0.1. The 100,000-user organization and the
 50,000-member group are seeded with bulk SQL (setup only: the measured requests go through the
@@ -171,7 +172,11 @@ def throughput(fn, total: int, clients: int = 8) -> tuple[float, int]:
     return per * clients / (time.perf_counter() - t), errors[0]
 
 
-def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
+MEASURES = ("filter", "add", "group", "page", "create")
+
+
+def measure(data: dict, scim: str, floor: str, n: int,
+            only: tuple[str, ...] = MEASURES) -> list[tuple]:
     tok_small, tok_big = data["tokens"]
     hs = {"Authorization": f"Bearer {tok_small}"}
     hb = {"Authorization": f"Bearer {tok_big}"}
@@ -193,9 +198,10 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
             r = http.get(f"{floor}/floor/users", params={"org": org, "userName": name})
             assert r.json()["totalResults"] == 1
         return call
-    a, b = timed_pair(filt(data["small"], hs), filt(data["big"], hb), n)
-    fa, fb = timed_pair(ffilt(data["small"], small_id), ffilt(data["big"], big_id), n)
-    rows.append(("filter userName eq: 100k-user org vs 1k", a, b, fa, fb, 1.5))
+    if "filter" in only:
+        a, b = timed_pair(filt(data["small"], hs), filt(data["big"], hb), n)
+        fa, fb = timed_pair(ffilt(data["small"], small_id), ffilt(data["big"], big_id), n)
+        rows.append(("filter userName eq: 100k-user org vs 1k", a, b, fa, fb, 1.5))
 
     # Adding one member: each call adds a different user not yet in either group.
     spare = iter(data["big"][min(50_000, len(data["big"]) // 2):])
@@ -215,9 +221,10 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
             assert r.status_code == 204
         return call
     g10, g50k = data["g10"], data["g50k"]
-    a, b = timed_pair(add(g10[1]), add(g50k[1]), n)
-    fa, fb = timed_pair(fadd(g10[0]), fadd(g50k[0]), n)
-    rows.append(("add one member: group of 50k vs 10", a, b, fa, fb, 1.5))
+    if "add" in only:
+        a, b = timed_pair(add(g10[1]), add(g50k[1]), n)
+        fa, fb = timed_pair(fadd(g10[0]), fadd(g50k[0]), n)
+        rows.append(("add one member: group of 50k vs 10", a, b, fa, fb, 1.5))
 
     def get_group(gsid):
         def call(i):
@@ -228,9 +235,10 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
 
     def fget(gid):
         return lambda i: http.get(f"{floor}/floor/groups/{gid}").raise_for_status()
-    a, b = timed_pair(get_group(g10[1]), get_group(g50k[1]), n)
-    fa, fb = timed_pair(fget(g10[0]), fget(g50k[0]), n)
-    rows.append(("GET group excludedAttributes=members: 50k vs 10", a, b, fa, fb, 1.5))
+    if "group" in only:
+        a, b = timed_pair(get_group(g10[1]), get_group(g50k[1]), n)
+        fa, fb = timed_pair(fget(g10[0]), fget(g50k[0]), n)
+        rows.append(("GET group excludedAttributes=members: 50k vs 10", a, b, fa, fb, 1.5))
 
     total = len(data["big"])
 
@@ -244,10 +252,11 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
     def fpg(offset):
         return lambda i: http.get(f"{floor}/floor/users/page",
                                   params={"org": big_id, "offset": offset}).raise_for_status()
-    m = max(10, n // 3)
-    a, b = timed_pair(pg(1), pg(total - 99), m)
-    fa, fb = timed_pair(fpg(0), fpg(total - 100), m)
-    rows.append(("page of 100: startIndex near 100k vs 1", a, b, fa, fb, 3.0))
+    if "page" in only:
+        m = max(10, n // 3)
+        a, b = timed_pair(pg(1), pg(total - 99), m)
+        fa, fb = timed_pair(fpg(0), fpg(total - 100), m)
+        rows.append(("page of 100: startIndex near 100k vs 1", a, b, fa, fb, 3.0))
 
     run_id = uuid.uuid4().hex[:6]
 
@@ -262,14 +271,16 @@ def measure(data: dict, scim: str, floor: str, n: int) -> list[tuple]:
         r = sess.post(f"{floor}/floor/users", json={"org": big_id,
                                                     "userName": f"floor{i}-{run_id}@big.test"})
         return r.status_code == 201
-    creates = max(80, n * 4)
-    rate, errs = throughput(create, creates)
-    frate, ferrs = throughput(fcreate, creates)
-    rows.append(("create-user throughput, 8 clients (req/s)", rate, errs, frate, ferrs, 0.5))
+    if "create" in only:
+        creates = max(80, n * 4)
+        rate, errs = throughput(create, creates)
+        frate, ferrs = throughput(fcreate, creates)
+        rows.append(("create-user throughput, 8 clients (req/s)", rate, errs, frate, ferrs, 0.5))
     return rows
 
 
-def run_backend(backend: str, n_big: int, n: int) -> tuple[list[tuple], float]:
+def run_backend(backend: str, n_big: int, n: int,
+                only: tuple[str, ...] = MEASURES) -> tuple[list[tuple], float]:
     tmp = tempfile.mkdtemp(prefix=f"scim-bench-{backend}-")
     if backend == "sqlite":
         url = f"sqlite:///{tmp}/bench.db"
@@ -287,7 +298,7 @@ def run_backend(backend: str, n_big: int, n: int) -> tuple[list[tuple], float]:
     try:
         procs.append(serve("bench.scim_wsgi:app", 8601, env))
         procs.append(serve("bench.scim_floor:app", 8602, env))
-        rows = measure(data, "http://127.0.0.1:8601", "http://127.0.0.1:8602", n)
+        rows = measure(data, "http://127.0.0.1:8601", "http://127.0.0.1:8602", n, only)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -318,10 +329,12 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--users", type=int, default=100_000, help="size of the large organization")
     ap.add_argument("--requests", type=int, default=60, help="samples per latency measure")
+    ap.add_argument("--only", nargs="+", choices=MEASURES, default=list(MEASURES),
+                    help="run only these measures (for quick iteration; record the full run)")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for b in backends:
-        rows, seed = run_backend(b, args.users, args.requests)
+        rows, seed = run_backend(b, args.users, args.requests, tuple(args.only))
         print()
         print(report(b, rows))
         print(f"\n(seed of {args.users} users by bulk SQL: {seed:.1f}s; medians of "

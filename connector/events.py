@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -16,6 +16,12 @@ WEBHOOK_EVENTS = frozenset({
     "member.deactivated", "member.reactivated", "member.removed", "group.created",
     "group.member_added", "group.member_removed", "group.deleted",
 })
+# Built once: on the hot paths (a SCIM create) building a statement costs more than running it.
+_AUDIT_INSERT = AuditEvent.__table__.insert()
+_OUTBOX_INSERT = OutboxMessage.__table__.insert()
+_EP = WebhookEndpoint.__table__
+_ENDPOINTS = select(_EP.c.id, _EP.c.organization_id, _EP.c.events).where(
+    _EP.c.organization_id.in_(bindparam("orgs", expanding=True)), _EP.c.active.is_(True))
 
 
 class EventBatch:
@@ -39,7 +45,7 @@ class EventBatch:
     def flush(self) -> None:
         if not self.rows:
             return
-        self.session.execute(AuditEvent.__table__.insert(), self.rows)
+        self.session.execute(_AUDIT_INSERT, self.rows)
         _enqueue_webhooks(self.session, self.rows)
         self.rows = []
 
@@ -57,8 +63,10 @@ def _enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
     org_ids.discard(None)
     if not org_ids:
         return
-    endpoints = session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.organization_id.in_(org_ids), WebhookEndpoint.active.is_(True))).all()
+    # A Core query does not autoflush; the ORM query this replaced did, and callers rely on it:
+    # the API's member PATCH records the change, then expires the session before answering.
+    session.flush()
+    endpoints = session.execute(_ENDPOINTS, {"orgs": sorted(org_ids)}).all()
     if not endpoints:
         return
     out = []
@@ -80,7 +88,7 @@ def _enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
                     "data": row["data"]}},
             })
     if out:
-        session.execute(OutboxMessage.__table__.insert(), out)
+        session.execute(_OUTBOX_INSERT, out)
 
 
 def enqueue_email(session: Session, org_id: int | None, topic: str, *, to: str,

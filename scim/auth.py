@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from connector import credentials
 from connector.errors import Unauthorized as DomainUnauthorized
 from connector.identity import Actor
-from connector.models import CredentialKind, Organization
+from connector.models import CredentialKind
 from connector.roles import RANKS
 
 from . import errors, requestlog
@@ -26,10 +26,10 @@ def tenant(session: Session) -> Tenant:
         raise errors.Unauthorized("Send the organization's SCIM token as "
                                   "'Authorization: Bearer <token>'.")
     try:
-        cred = credentials.authenticate(session, CredentialKind.SCIM_TOKEN, token.strip())
+        cred, org = credentials.authenticate_org(session, CredentialKind.SCIM_TOKEN,
+                                                 token.strip())
     except DomainUnauthorized:
         raise errors.Unauthorized("The token is invalid, expired or revoked.") from None
-    org = session.get(Organization, cred.organization_id)
     requestlog.attribute(org.id, cred.id)
     # A SCIM token acts like an admin of its organization: it never grants owner.
     return Tenant(org=org, actor=Actor(f"scim_token:{cred.id}", rank=RANKS["admin"]),

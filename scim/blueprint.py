@@ -34,11 +34,14 @@ def respond(body: Any, status: int = 200, headers: dict | None = None) -> Respon
 
 
 def scim_view(fn):
-    """Authenticate the token and open the request's transaction."""
+    """Authenticate the token and open the request's transaction, which also logs it."""
     @wraps(fn)
     def view(**kwargs):
         with db.transaction() as session:
-            return fn(session, tenant(session), **kwargs)
+            response = fn(session, tenant(session), **kwargs)
+            requestlog.write(session, response)
+        requestlog.written()
+        return response
     return view
 
 
@@ -183,7 +186,10 @@ def bulk_request():
         if len(raw) > lim["max_payload"]:
             raise errors.PayloadTooLarge(f"The payload exceeds maxPayloadSize "
                                          f"({lim['max_payload']} bytes).")
-        return respond(bulk.run(session, t, read_json(), lim["max_operations"]))
+        response = respond(bulk.run(session, t, read_json(), lim["max_operations"]))
+        requestlog.write(session, response)
+    requestlog.written()
+    return response
 
 
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

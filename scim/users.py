@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,14 @@ _COLUMNS = {  # column -> path in the canonical resource
     "department": (ENTERPRISE, "department"), "manager_id": (ENTERPRISE, "manager", "value"),
 }
 
+_USERS, _VALUES = ScimUser.__table__, ScimUserValue.__table__
+# Built once: building a statement costs more Python time than SQLite takes to run it.
+_INSERT_USER = _USERS.insert().returning(_USERS.c.id)
+_SET_PERSON = _USERS.update().where(_USERS.c.id == bindparam("row_id")) \
+    .values(user_id=bindparam("person_id"))
+_INSERT_VALUES = _VALUES.insert()
+_DUPLICATE = "A user with this userName or externalId already exists in this organization."
+
 
 def _get(data: dict, path: tuple[str, ...]) -> Any:
     for p in path:
@@ -59,15 +67,20 @@ def validate(data: dict) -> tuple[dict, str | None]:
     return data, password
 
 
-def _project(row: ScimUser, data: dict) -> None:
-    row.user_name = data["userName"]
-    row.user_name_folded = data["userName"].lower()
+def _projection(data: dict) -> dict[str, Any]:
+    """The columns a canonical User is projected to (what filters and sorting read)."""
     ext = data.get("externalId")
-    row.external_id = ext if ext else None
+    out = {"user_name": data["userName"], "user_name_folded": data["userName"].lower(),
+           "external_id": ext if ext else None, "data": data}
     for col, path in _COLUMNS.items():
         v = _get(data, path)
-        setattr(row, col, v if isinstance(v, str) and v != "" else None)
-    row.data = data
+        out[col] = v if isinstance(v, str) and v != "" else None
+    return out
+
+
+def _project(row: ScimUser, data: dict) -> None:
+    for col, value in _projection(data).items():
+        setattr(row, col, value)
 
 
 def _write_values(session: Session, row_id: int, org_id: int, data: dict, fresh: bool) -> None:
@@ -86,7 +99,7 @@ def _write_values(session: Session, row_id: int, org_id: int, data: dict, fresh:
                 "region": item.get("region"), "postal_code": item.get("postalCode"),
                 "country": item.get("country")})
     if rows:
-        session.execute(insert(ScimUserValue), rows)
+        session.execute(_INSERT_VALUES, rows)
 
 
 def _identity(row: ScimUser, data: dict, password: str | None, active: bool | None) -> Identity:
@@ -106,8 +119,9 @@ def _identity(row: ScimUser, data: dict, password: str | None, active: bool | No
 
 
 def _provision(session: Session, t: Tenant, ident: Identity) -> int:
+    # Not isolated: an error fails the request (in /Bulk, the operation's savepoint).
     [result] = pipeline.provision(session, t.org, [ident], source=SOURCE, actor=t.actor,
-                                  connection=t.connection)
+                                  connection=t.connection, isolated=False)
     if not result.ok:
         raise errors.from_reason(result.reason, result.message)
     return result.user_id
@@ -131,23 +145,29 @@ def _flush_unique(session: Session, row: ScimUser) -> None:
             session.add(row)
             session.flush()
     except IntegrityError:
-        raise errors.Uniqueness("A user with this userName or externalId already exists "
-                                "in this organization.") from None
+        raise errors.Uniqueness(_DUPLICATE) from None
 
 
 def create(session: Session, t: Tenant, body: Any) -> ScimUser:
+    """POST /Users: the projection row first (its unique constraints answer duplicates, also
+    under concurrent POSTs), then the person through the pipeline.
+
+    Core statements, and no savepoint of our own: a duplicate fails the whole request (or, in
+    /Bulk, the operation's savepoint). The returned row is not in the session: the response
+    is rendered from what was written, without reading it back."""
     data, password = validate(canonicalize("User", body))
     active = data.get("active", True)
     lock_seats(session, t)
     now = utcnow()
-    row = ScimUser(organization_id=t.org.id, scim_id=uuid.uuid4().hex, active=active, version=1,
-                   created_at=now, updated_at=now)
-    _project(row, data)
-    _flush_unique(session, row)
-    row_id = row.id
-    # The pipeline expires every loaded object; plain values keep this from reloading the row.
-    user_id = _provision(session, t, _identity(row, data, password, active))
-    session.execute(update(ScimUser).where(ScimUser.id == row_id).values(user_id=user_id))
+    values = {"organization_id": t.org.id, "scim_id": uuid.uuid4().hex, "active": active,
+              "version": 1, "created_at": now, "updated_at": now, **_projection(data)}
+    try:
+        row_id = session.execute(_INSERT_USER, values).scalar_one()
+    except IntegrityError:
+        raise errors.Uniqueness(_DUPLICATE) from None
+    row = ScimUser(id=row_id, **values)
+    row.user_id = _provision(session, t, _identity(row, data, password, active))
+    session.execute(_SET_PERSON, {"row_id": row_id, "person_id": row.user_id})
     _write_values(session, row_id, t.org.id, data, fresh=True)
     return row
 

@@ -16,6 +16,11 @@ from .members import revoke_owned
 # Bulk writes use Core statements on the tables: the ORM's bulk machinery costs more per row
 # than the database does (issue 6 benchmark).
 _USERS = User.__table__
+# Built once: building an insert costs more Python time than a batch of one takes to run it.
+_INSERT_USERS = _USERS.insert().returning(_USERS.c.id, _USERS.c.email, _USERS.c.username)
+_INSERT_MEMBERSHIPS = Membership.__table__.insert()
+_INSERT_LINKS = LinkedIdentity.__table__.insert()
+_INSERT_GROUP_MEMBERS = GroupMember.__table__.insert()
 
 
 def apply(session: Session, org: Organization, plans: list[Plan], source: Source,
@@ -42,7 +47,7 @@ def apply(session: Session, org: Organization, plans: list[Plan], source: Source
     uid = {p.index: (p.user.id if p.user else p.new_user["id"]) for p in plans}
     joins = [p for p in plans if p.membership is None]
     if joins:
-        session.execute(Membership.__table__.insert(), [
+        session.execute(_INSERT_MEMBERSHIPS, [
             {"organization_id": p.target.id, "user_id": uid[p.index], "role": p.new_role,
              "status": p.member_changes["status"], "source": source.value,
              "created_at": now, "updated_at": now} for p in joins])
@@ -68,7 +73,7 @@ def apply(session: Session, org: Organization, plans: list[Plan], source: Source
     adds = [{"group_id": g.id, "user_id": uid[p.index], "created_at": now}
             for p in plans for g in p.groups_add]
     if adds:
-        session.execute(GroupMember.__table__.insert(), adds)
+        session.execute(_INSERT_GROUP_MEMBERS, adds)
         for a in adds:
             events.add(org.id, "group.member_added", "group", a["group_id"], user_id=a["user_id"])
     removes = [(gid, uid[p.index]) for p in plans for gid in p.groups_remove]
@@ -94,8 +99,7 @@ def _insert_users(session: Session, new: list[Plan], now: Any) -> None:
         rows = [{**p.new_user, "created_at": now, "updated_at": now} for p in keyed]
         by_email: dict[str, int] = {}
         by_username: dict[str, int] = {}
-        for uid, email, username in session.execute(
-                _USERS.insert().returning(_USERS.c.id, _USERS.c.email, _USERS.c.username), rows):
+        for uid, email, username in session.execute(_INSERT_USERS, rows):
             if email:
                 by_email[email] = uid
             if username:
@@ -113,7 +117,7 @@ def _apply_links(session: Session, org: Organization, plans: list[Plan], uid: di
                  connection: str | None, now: Any, events: EventBatch, source: Source) -> None:
     new_links = [p for p in plans if p.link_changes.get("new")]
     if new_links:
-        session.execute(LinkedIdentity.__table__.insert(), [
+        session.execute(_INSERT_LINKS, [
             {"connection": connection, "external_id": p.ident.external_id,
              "user_id": uid[p.index], "organization_id": org.id,
              "username": p.ident.source_username, "data": dict(p.ident.link_data),

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..models import (Group, GroupMember, LinkedIdentity, Membership, MembershipStatus,
@@ -16,6 +16,28 @@ from ..roles import ADMIN_ROLES
 
 T = TypeVar("T")
 CHUNK = 500  # keeps IN lists under every backend's parameter limit
+
+
+def _in(name: str):
+    return bindparam(name, expanding=True)
+
+
+# The statements are built once: building a select and its cache key costs more Python time
+# than SQLite takes to run it (a SCIM create runs a batch of one, issue 3).
+_VERIFIED_DOMAINS = select(OrganizationDomain.domain).where(
+    OrganizationDomain.organization_id.in_(_in("orgs")),
+    OrganizationDomain.verified_at.is_not(None))
+_LINKS = select(LinkedIdentity).where(LinkedIdentity.connection == bindparam("connection"),
+                                      LinkedIdentity.external_id.in_(_in("keys")))
+_USERS_BY_EMAIL = select(User).where(User.email.in_(_in("keys")), User.deleted_at.is_(None))
+_USERS_BY_USERNAME = select(User).where(User.username.in_(_in("keys")))
+_USERS_BY_ID = select(User).where(User.id.in_(_in("keys")))
+_MEMBERSHIPS = select(Membership).where(Membership.user_id.in_(_in("keys")),
+                                        Membership.organization_id.in_(_in("orgs")))
+_ADMIN_ELSEWHERE = select(Membership.user_id).where(
+    Membership.user_id.in_(_in("keys")), Membership.role.in_(ADMIN_ROLES),
+    Membership.status == MembershipStatus.ACTIVE, Membership.organization_id.not_in(_in("orgs")))
+_ORG_PATHS = select(Organization.id, Organization.path).where(Organization.id.in_(_in("keys")))
 
 
 def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -46,9 +68,8 @@ class Policy:
     @classmethod
     def load(cls, session: Session, org: Organization, one_admin_org: bool,
              with_domains: bool = True) -> Policy:
-        verified = session.scalars(select(OrganizationDomain.domain).where(
-            OrganizationDomain.organization_id.in_(org.ancestor_ids),
-            OrganizationDomain.verified_at.is_not(None))).all() if with_domains else ()
+        verified = session.scalars(_VERIFIED_DOMAINS, {"orgs": org.ancestor_ids}).all() \
+            if with_domains else ()
         s = org.settings or {}
         create = s.get("create_sources")
         return cls(org=org, verified_domains=frozenset(verified),
@@ -83,40 +104,32 @@ def load_candidates(session: Session, org: Organization, connection: str | None,
     c = c or Candidates()
     if connection and external_ids:
         for chunk in chunks(sorted(external_ids)):
-            for link in session.scalars(select(LinkedIdentity).where(
-                    LinkedIdentity.connection == connection,
-                    LinkedIdentity.external_id.in_(chunk))):
+            for link in session.scalars(_LINKS, {"connection": connection, "keys": chunk}):
                 c.links[link.external_id] = link
                 c.by_link[link.external_id] = link.user_id
     wanted_ids = set(user_ids) | set(c.by_link.values())
-    live = User.deleted_at.is_(None)
     for chunk in chunks(sorted(emails)):
-        for u in session.scalars(select(User).where(User.email.in_(chunk), live)):
+        for u in session.scalars(_USERS_BY_EMAIL, {"keys": chunk}):
             c.users[u.id] = u
             c.by_email[u.email] = u.id
     for chunk in chunks(sorted(usernames)):
-        for u in session.scalars(select(User).where(User.username.in_(chunk))):
+        for u in session.scalars(_USERS_BY_USERNAME, {"keys": chunk}):
             c.users[u.id] = u
             c.by_username[u.username] = u.id
     missing = wanted_ids - set(c.users)
     for chunk in chunks(sorted(missing)):
-        for u in session.scalars(select(User).where(User.id.in_(chunk))):
+        for u in session.scalars(_USERS_BY_ID, {"keys": chunk}):
             c.users[u.id] = u
     if c.users:
         for chunk in chunks(sorted(c.users)):
-            for m in session.scalars(select(Membership).where(
-                    Membership.user_id.in_(chunk),
-                    Membership.organization_id.in_(target_org_ids))):
+            for m in session.scalars(_MEMBERSHIPS, {"keys": chunk, "orgs": sorted(target_org_ids)}):
                 c.memberships[(m.organization_id, m.user_id)] = m
             if want_admin_check:
-                c.admin_elsewhere.update(session.scalars(select(Membership.user_id).where(
-                    Membership.user_id.in_(chunk), Membership.role.in_(ADMIN_ROLES),
-                    Membership.status == MembershipStatus.ACTIVE,
-                    Membership.organization_id.not_in(target_org_ids))))
+                c.admin_elsewhere.update(session.scalars(
+                    _ADMIN_ELSEWHERE, {"keys": chunk, "orgs": sorted(target_org_ids)}))
         homes = {u.home_organization_id for u in c.users.values() if u.home_organization_id}
         for chunk in chunks(sorted(homes)):
-            for oid, path in session.execute(select(Organization.id, Organization.path).where(
-                    Organization.id.in_(chunk))):
+            for oid, path in session.execute(_ORG_PATHS, {"keys": chunk}):
                 c.roots[oid] = int(path.strip("/").split("/")[0])
     return c
 
@@ -152,11 +165,6 @@ def count_active_seats(session: Session, targets: dict[int, Organization]) -> di
     limited = [oid for oid, o in targets.items() if o.seat_limit is not None]
     if not limited:
         return counts
-    rows = session.execute(select(Membership.organization_id, func.count()).where(
-        Membership.organization_id.in_(limited), Membership.status == MembershipStatus.ACTIVE)
-        .group_by(Membership.organization_id)).all()
-    counts.update({oid: n for oid, n in rows})
-    return counts
     rows = session.execute(select(Membership.organization_id, func.count()).where(
         Membership.organization_id.in_(limited), Membership.status == MembershipStatus.ACTIVE)
         .group_by(Membership.organization_id)).all()

@@ -25,17 +25,25 @@ def provision(session: Session, org: Organization, identities: list[Identity], *
               source: Source, actor: Actor, connection: str | None = None,
               dry_run: bool = False, groups_mode: str = "add",
               create_groups: bool = False,
-              seats_taken: dict[int, int] | None = None) -> list[Result]:
+              seats_taken: dict[int, int] | None = None, isolated: bool = True) -> list[Result]:
     """Provision a batch of identities into ``org``; one result per record, in order.
 
     Runs inside the caller's transaction (never commits). ``dry_run`` computes exactly the same
     results and writes nothing. ``groups_mode="sync"`` makes the user's memberships in this
     source's groups exactly ``identity.groups``. ``seats_taken`` (org id -> seats) counts seats
     that earlier batches of the same dry run would have taken, so a batched dry run predicts
-    seat-limit rejections exactly as the commit will meet them."""
+    seat-limit rejections exactly as the commit will meet them.
+
+    The batch runs in a savepoint, so that a failure leaves the caller's transaction as it was
+    and a unique-constraint race is retried. ``isolated=False`` is for a caller that discards
+    its transaction (or its own savepoint) when this raises: on SQLite, where no other writer
+    can race us (BEGIN IMMEDIATE), the savepoint is then skipped (a SCIM create, issue 3)."""
     if org.deleted_at is not None:
         raise NotFound(f"Organization {org.account!r} not found.")
     one_admin = bool(current_app.config.get("ONE_ADMIN_ORG_PER_USER")) if has_app_context() else False
+    if not (isolated or dry_run) and session.get_bind().dialect.name == "sqlite":
+        return _provision(session, org, identities, Source(source), actor, connection,
+                          groups_mode, create_groups, one_admin, seats_taken)
     for attempt in range(3):
         savepoint = session.begin_nested()
         try:

@@ -178,3 +178,26 @@ def test_bad_json_and_bad_values_are_scim_errors(scim):
     assert_error(scim.post("/Users", {"userName": "b@acme.test", "emails": [
         {"value": "b@acme.test", "primary": True}, {"value": "c@acme.test", "primary": True}]}),
         400, "invalidValue")
+
+
+def test_a_create_runs_a_fixed_small_number_of_statements(scim, app):
+    """Issue 3: a SCIM create was 21 statements (two transactions); the budget keeps it lean."""
+    from sqlalchemy import event
+
+    from connector import db
+    scim.user("warm@acme.test")
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine()
+        sqlite = engine.dialect.name == "sqlite"
+        listener = lambda _c, _cur, stmt, *a: seen.append(stmt.split()[0])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            scim.user("counted@acme.test", emails=[{"value": "counted@acme.test",
+                                                     "primary": True}])
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    # One transaction (SQLite's one BEGIN IMMEDIATE); PostgreSQL keeps the pipeline's
+    # savepoint pair, which retries a unique-constraint race.
+    assert seen.count("BEGIN") == (1 if sqlite else 0)
+    assert len(seen) <= (14 if sqlite else 15), seen
