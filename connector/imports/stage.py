@@ -141,11 +141,14 @@ def insert(s: Session, rows: list[tuple[Any, ...]]) -> None:
                              f"({', '.join('?' * len(COLUMNS))})", rows)
 
 
-def mark_duplicates(s: Session, job_id: int, first_line: int, last_line: int) -> None:
+def mark_duplicates(s: Session, job_id: int, chunk: list[tuple[Any, ...]]) -> None:
     """A row repeating an earlier row's email/username/external id is rejected. Rows arrive in
     file order, so the earlier row is already staged: one probe of the (job_id, key) index per
     row of the chunk, never a Python set of a million keys."""
-    for key, name in KEYS:
+    first_line, last_line = chunk[0][1], chunk[-1][1]
+    for (key, name), i in zip(KEYS, (3, 4, 5)):
+        if not any(row[i] for row in chunk):
+            continue  # no row of the chunk has this key (a file without the column)
         r2 = T.alias("r2")
         # "line + 0": SQLite would otherwise answer MIN(line) by walking the (job_id, line)
         # index until a row has the key, a scan per row; this way it probes the key's index.

@@ -62,12 +62,11 @@ class Created:
     keys: tuple[Any, ...] = ()           # a dry run: the records that would be created
     ids: tuple[int, int] | None = None   # a commit: the lowest and highest new user id
 
-    def user_id(self, email: Any) -> Any:
-        """The account created for the record whose email is ``email``: a correlated subquery
-        for the caller's own rows (NULL for records this call did not create)."""
+    def of_email(self, email: Any) -> tuple[Any, ...]:
+        """Join conditions from the caller's rows (their ``email`` column) to the accounts
+        this call created, for an ``UPDATE ... FROM users`` of the caller's own rows."""
         lo, hi = self.ids or (0, -1)
-        return select(U.c.id).where(U.c.email == email, U.c.id.between(lo, hi)) \
-            .scalar_subquery()
+        return U.c.email == email, U.c.id.between(lo, hi)
 
 
 class _Interleaved(Exception):
