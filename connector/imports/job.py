@@ -23,6 +23,7 @@ from .reader import Table, open_table
 from .stage import FALSE, TRUE
 
 T = ImportRow.__table__
+PASSWORD_BATCH = 1000
 # The column each pipeline reason is about, for the error list and the report.
 REASON_FIELDS = {
     Reason.INVALID_EMAIL: "email", Reason.EMAIL_TAKEN: "email", Reason.DOMAIN_NOT_ALLOWED: "email",
@@ -83,6 +84,9 @@ def process(job_id: int, table: Table, on_progress) -> None:
     if wants:
         from ..accounts.passwords import Hasher
         hasher = Hasher()
+        # Hashing is ~10 ms a row per core: keep a batch (and the heartbeat gap) well under
+        # JOB_STALE_SECONDS, or another worker would take the job for dead.
+        size = min(size, PASSWORD_BATCH)
     try:
         for batches, chunk in enumerate(stage.chunks(table, job_id, after, size)):
             with db.transaction() as s:
