@@ -60,7 +60,7 @@ def normalize(identity: Identity) -> Normalized:
     if email is not None and not valid_email(email):
         return Normalized(identity, Reason.INVALID_EMAIL, f"{identity.email!r} is not a valid email address.")
     if username is not None and not USERNAME.match(username):
-        return Normalized(identity, Reason.INVALIDUSERNAME,
+        return Normalized(identity, Reason.INVALID_USERNAME,
                           f"{identity.username!r} is not a valid username (letters, digits, . _ @ + -).")
     if identity.role is not None and identity.role not in RANKS:
         return Normalized(identity, Reason.UNKNOWN_ROLE, f"Unknown role {identity.role!r}.")
