@@ -172,6 +172,8 @@ def main() -> None:
         fn = {"full": child_full, "raw": child_raw}.get(mode)
         res = fn(url, arg, tmp) if fn else child_generate(url, int(arg), tmp)
         res["self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        # The import's forked file reader (connector/imports/stage.py), measured on its own.
+        res["reader_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         print(json.dumps(res))
         return
     kinds = ["sqlite", "postgres"] if a.db == "both" else [a.db]
@@ -186,8 +188,8 @@ def main() -> None:
             return
         path = os.path.join(tmp, "bench.csv")
         write_csv(path, a.rows)
-        print("| rows | db | mode | seconds | rows/s | peak RSS MB | ratio to raw |")
-        print("|---|---|---|---|---|---|---|")
+        print("| rows | db | mode | seconds | rows/s | peak RSS MB | reader RSS MB | ratio to raw |")
+        print("|---|---|---|---|---|---|---|---|")
         for kind in kinds:
             raw = None
             for mode in (["raw", "full"] if a.only == "both" else [a.only]):
@@ -197,7 +199,8 @@ def main() -> None:
                 raw = r["seconds"] if mode == "raw" else raw
                 ratio = f"{r['seconds'] / raw:.1f}x" if raw and mode == "full" else ""
                 print(f"| {a.rows:,} | {kind} | {mode} | {r['seconds']:.1f} | "
-                      f"{a.rows / r['seconds']:,.0f} | {r['self_mb']} | {ratio} |", flush=True)
+                      f"{a.rows / r['seconds']:,.0f} | {r['self_mb']} | "
+                      f"{r['reader_mb'] if mode == 'full' else ''} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":
