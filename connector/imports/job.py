@@ -171,7 +171,8 @@ def _bulk_create(s: Session, job: Job, org: Organization, batch: tuple[Any, ...]
         marked = s.execute(update(T).where(*batch, T.c.bulk.is_(True),
                                            *created.of_email(T.c.email_key))
                            .values(**done, user_id=User.id)).rowcount
-        assert marked == created.count, (marked, created.count)
+        if marked != created.count:  # the rows and the accounts must agree, or nothing lands
+            raise RuntimeError(f"marked {marked} rows for {created.count} new accounts")
     return created.count
 
 
