@@ -189,6 +189,9 @@ def update_member(session, caller, org, user_id):
                 raise ConnectorError(r.message, code=r.reason.value)
         else:
             raise InvalidInput("status is 'active' or 'deactivated'.", code="invalid_status")
+    # Read back what the pipeline wrote: flush the ORM changes first (expiring unflushed
+    # objects would drop them), then expire so the bulk-written rows reload.
+    session.flush()
     session.expire_all()
     return jsonify(s.member(members.require_member(session, org, user_id)))
 
