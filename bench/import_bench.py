@@ -4,6 +4,7 @@ Each measurement runs in its own subprocess on a fresh database, so peak memory 
 that run's alone.
 
     /work/venv/bin/python bench/import_bench.py                  # 100k rows, SQLite + PostgreSQL
+                                                                  # (3 alternating runs a side)
     /work/venv/bin/python bench/import_bench.py --rows 1000000 --db sqlite --only full
     /work/venv/bin/python bench/import_bench.py --generate 1000   # generated accounts only
 
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +167,7 @@ def main() -> None:
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--only", choices=["full", "raw", "both"], default="both")
     p.add_argument("--generate", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=3, help="runs per side; medians compared")
     p.add_argument("--child", nargs="+")
     a = p.parse_args()
     if a.child:
@@ -188,20 +191,29 @@ def main() -> None:
             return
         path = os.path.join(tmp, "bench.csv")
         write_csv(path, a.rows)
-        print("| rows | db | mode | seconds | rows/s | peak RSS MB | reader RSS MB | ratio to raw |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| rows | db | mode | seconds (median) | runs | rows/s | peak RSS MB | reader RSS MB "
+              "| ratio to raw |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for kind in kinds:
-            raw = None
-            for mode in (["raw", "full"] if a.only == "both" else [a.only]):
-                sub = os.path.join(tmp, f"{kind}-{mode}")
-                os.makedirs(sub)
-                r = run_child([mode, fresh_db(kind, tmp, mode), path, sub])
-                raw = r["seconds"] if mode == "raw" else raw
-                ratio = f"{r['seconds'] / raw:.1f}x" if raw and mode == "full" else ""
-                print(f"| {a.rows:,} | {kind} | {mode} | {r['seconds']:.1f} | "
-                      f"{a.rows / r['seconds']:,.0f} | {r['self_mb']} | "
-                      f"{r['reader_mb'] if mode == 'full' else ''} | {ratio} |", flush=True)
-
+            modes = ["raw", "full"] if a.only == "both" else [a.only]
+            runs: dict[str, list[dict]] = {m: [] for m in modes}
+            # The two sides alternate, each on a fresh database, so they see the same load;
+            # the medians are compared (this VM's timings wander by +-30% run to run).
+            for i in range(a.repeat):
+                for mode in modes:
+                    sub = os.path.join(tmp, f"{kind}-{mode}-{i}")
+                    os.makedirs(sub)
+                    runs[mode].append(run_child([mode, fresh_db(kind, tmp, f"{mode}{i}"), path,
+                                                 sub]))
+            raw = statistics.median(r["seconds"] for r in runs["raw"]) if "raw" in runs else None
+            for mode in modes:
+                secs = statistics.median(r["seconds"] for r in runs[mode])
+                ratio = f"{secs / raw:.1f}x" if raw and mode == "full" else ""
+                every = ", ".join(f"{r['seconds']:.1f}" for r in runs[mode])
+                reader = max(r["reader_mb"] for r in runs[mode]) if mode == "full" else ""
+                print(f"| {a.rows:,} | {kind} | {mode} | {secs:.2f} | {every} | "
+                      f"{a.rows / secs:,.0f} | {max(r['self_mb'] for r in runs[mode])} | "
+                      f"{reader} | {ratio} |", flush=True)
 
 if __name__ == "__main__":
     main()

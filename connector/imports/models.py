@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        false)
+                        false, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -14,10 +14,13 @@ from ..db import Base
 
 class ImportRow(Base):
     __tablename__ = "import_rows"
+    # The key indexes serve the in-file duplicate check only: partial, without NULL keys.
     __table_args__ = (UniqueConstraint("job_id", "line"),
-                      Index("ix_import_rows_email", "job_id", "email_key"),
-                      Index("ix_import_rows_username", "job_id", "username_key"),
-                      Index("ix_import_rows_external", "job_id", "external_key"))
+                      *(Index(f"ix_import_rows_{name}", "job_id", key,
+                              sqlite_where=text(f"{key} IS NOT NULL"),
+                              postgresql_where=text(f"{key} IS NOT NULL"))
+                        for key, name in (("email_key", "email"), ("username_key", "username"),
+                                          ("external_key", "external"))))
     # On PostgreSQL the table has fillfactor 70 (migration 0011_import_bulk): room on each
     # page for the outcome update to stay heap-only.
 
