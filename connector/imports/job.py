@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from .. import db, pipeline
@@ -24,6 +24,7 @@ from .stage import FALSE, TRUE
 
 T = ImportRow.__table__
 PASSWORD_BATCH = 1000
+CREATED = Outcome.CREATED.value
 # The column each pipeline reason is about, for the error list and the report.
 REASON_FIELDS = {
     Reason.INVALID_EMAIL: "email", Reason.EMAIL_TAKEN: "email", Reason.DOMAIN_NOT_ALLOWED: "email",
@@ -87,17 +88,24 @@ def process(job_id: int, table: Table, on_progress) -> None:
         # Hashing is ~10 ms a row per core: keep a batch (and the heartbeat gap) well under
         # JOB_STALE_SECONDS, or another worker would take the job for dead.
         size = min(size, PASSWORD_BATCH)
+    # A commit stages set-based candidates as created, with their reserved account id: the
+    # set-based create then writes their accounts, and only the rows it did not take are
+    # written again (a dry run and generated passwords mark rows after deciding).
+    presumed = not (job.params.get("dry_run") or job.params.get("passwords") == "generate")
     try:
         for batches, chunk in enumerate(stage.chunks(table, job_id, after, size)):
             with db.transaction() as s:
                 job = s.get(Job, job_id)
                 state = dict(job.result)
                 first, last = chunk[0][1], chunk[-1][1]
+                if presumed:
+                    chunk = stage.presume_created(chunk, pipeline.bulk.reserve_ids(
+                        s, sum(1 for row in chunk if stage.is_candidate(row))))
                 stage.insert(s, chunk)
                 if batches in (0, 1, 4):
                     _refresh_statistics(s)
                 stage.mark_duplicates(s, job_id, chunk)
-                counts = _run_batch(s, job, first, last, state, hasher)
+                counts = _run_batch(s, job, first, last, state, hasher, presumed)
                 progress(s, job, job.progress_done + len(chunk), cursor=last,
                          counts=counts, seats_taken=state.get("seats_taken", {}))
                 done, total = job.progress_done, job.progress_total
@@ -125,19 +133,23 @@ def _wants_passwords(params: dict[str, Any]) -> bool:
 
 
 def _run_batch(s: Session, job: Job, first: int, last: int, state: dict[str, Any],
-               hasher: Any) -> dict[str, int]:
+               hasher: Any, presumed: bool) -> dict[str, int]:
     """Provision the staged lines first..last; return the job's counts so far."""
     org = s.get(Organization, job.organization_id)
     dry = bool(job.params.get("dry_run"))
     # Seats the earlier batches of a dry run would have taken (they were rolled back).
     taken = {int(k): v for k, v in state.get("seats_taken", {}).items()}
     lines = (T.c.job_id == job.id, T.c.line.between(first, last))
-    batch = (*lines, T.c.status.is_(None))
+    candidates = (*lines, T.c.bulk.is_(True),
+                  T.c.status == CREATED if presumed else T.c.status.is_(None))
+    undecided = T.c.status.is_(None)
+    if presumed:
+        undecided = undecided | ((T.c.status == CREATED) & T.c.bulk.is_(True))
     pending, bulky = s.execute(select(func.count(), func.count().filter(T.c.bulk.is_(True)))
-                               .where(*batch)).one()
-    created = _bulk_create(s, job, org, batch, pending, taken, dry) if bulky else 0
-    todo = s.execute(select(T).where(*batch).order_by(T.c.line)).all() \
-        if created < pending else []
+                               .where(*lines, undecided)).one()
+    if bulky and job.params.get("passwords") != "generate":
+        _bulk_create(s, job, org, candidates, pending, taken, dry, presumed)
+    todo = s.execute(select(T).where(*lines, T.c.status.is_(None)).order_by(T.c.line)).all()
     if todo:
         _provision(s, job, org, todo, taken, dry, hasher)
     state["seats_taken"] = {str(k): v for k, v in taken.items()}
@@ -147,33 +159,25 @@ def _run_batch(s: Session, job: Job, first: int, last: int, state: dict[str, Any
     return {k: v for k, v in counts.items() if v}
 
 
-def _bulk_create(s: Session, job: Job, org: Organization, batch: tuple[Any, ...],
-                 pending: int, taken: dict[int, int], dry: bool) -> int:
-    """The batch's brand-new accounts through the pipeline's set-based create; their rows are
-    marked created in one statement. Generated passwords need the per-row path."""
-    if job.params.get("passwords") == "generate":
-        return 0
-    staged = select(T.c.id.label("key"), T.c.email_key.label("email"),
+def _bulk_create(s: Session, job: Job, org: Organization, candidates: tuple[Any, ...],
+                 pending: int, taken: dict[int, int], dry: bool, presumed: bool) -> None:
+    """The batch's brand-new accounts through the pipeline's set-based create. Presumed rows
+    it did not create go back to undecided (for provision); a dry run marks the rows it
+    would create."""
+    staged = select(T.c.id.label("key"), T.c.user_id, T.c.email_key.label("email"),
                     T.c.username_key.label("username"), T.c.given_name, T.c.family_name,
                     T.c.display_name, T.c.role_key.label("role"),
-                    T.c.external_key.label("external_id")).where(*batch, T.c.bulk.is_(True))
+                    T.c.external_key.label("external_id")).where(*candidates)
     created = pipeline.bulk.create(s, org, staged, source=Source.CSV, actor=job_actor(job),
                                    connection=f"csv:{org.id}", dry_run=dry,
                                    batch_records=pending, seats_taken=taken if dry else None)
-    if not created.count:
-        return 0
-    done = {"status": Outcome.CREATED.value, "reason": None, "field": None,
-            "message": "membership"}
-    if dry:
-        s.execute(update(T).where(T.c.id.in_(created.keys)).values(**done))
+    if presumed:
+        s.execute(update(T).where(*candidates, ~exists().where(User.id == T.c.user_id))
+                  .values(status=None, message="", user_id=None))
+    elif dry and created.count:
+        s.execute(update(T).where(T.c.id.in_(created.keys)).values(
+            status=CREATED, reason=None, field=None, message=stage.CREATED_MESSAGE))
         taken[org.id] = taken.get(org.id, 0) + created.count
-    else:
-        marked = s.execute(update(T).where(*batch, T.c.bulk.is_(True),
-                                           *created.of_email(T.c.email_key))
-                           .values(**done, user_id=User.id)).rowcount
-        if marked != created.count:  # the rows and the accounts must agree, or nothing lands
-            raise RuntimeError(f"marked {marked} rows for {created.count} new accounts")
-    return created.count
 
 
 def _provision(s: Session, job: Job, org: Organization, todo: list[Any], taken: dict[int, int],

@@ -30,7 +30,10 @@ SIMPLE = frozenset({"email", "username", "first_name", "last_name", "display_nam
                     "external_id", "active"})
 COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key", "status",
            "reason", "field", "message", "bulk", "given_name", "family_name", "display_name",
-           "role_key")
+           "role_key", "user_id")
+STATUS, MESSAGE, BULK, USER_ID = 6, 9, 10, 15  # positions in COLUMNS
+# What provision reports for a new account (its changes), so both paths read the same.
+CREATED_MESSAGE = "membership"
 LIMITS = (("email_key", 3, 320), ("username_key", 4, 150), ("external_key", 5, 300))
 KEYS = (("email_key", "email"), ("username_key", "username"), ("external_key", "external_id"))
 
@@ -107,7 +110,7 @@ def staged(job_id: int, line: int, values: dict[str, str]) -> tuple[Any, ...]:
     email, username = values.get("email"), values.get("username")
     row: list[Any] = [job_id, line, json.dumps(values), normalize_email(email),
                       normalize_username(username), values.get("external_id") or None,
-                      None, None, None, "", False, None, None, None, None]
+                      None, None, None, "", False, None, None, None, None, None]
     active = values.get("active", "").lower()
     if active and active not in TRUE | FALSE:
         row[6:10] = (Outcome.REJECTED.value, "invalid_active", "active",
@@ -125,6 +128,23 @@ def staged(job_id: int, line: int, values: dict[str, str]) -> tuple[Any, ...]:
         if ready is not None:
             row[10:15] = (True, *ready[2:])
     return tuple(row)
+
+
+def is_candidate(row: tuple[Any, ...]) -> bool:
+    """A staged row the set-based create may take."""
+    return row[BULK] and row[STATUS] is None
+
+
+def presume_created(chunk: list[tuple[Any, ...]], ids: list[int]) -> list[tuple[Any, ...]]:
+    """Stage the chunk's candidates as created, each with a reserved account id."""
+    it = iter(ids)
+    out = []
+    for row in chunk:
+        if is_candidate(row):
+            row = (*row[:STATUS], Outcome.CREATED.value, *row[STATUS + 1:MESSAGE],
+                   CREATED_MESSAGE, *row[MESSAGE + 1:USER_ID], next(it))
+        out.append(row)
+    return out
 
 
 def insert(s: Session, rows: list[tuple[Any, ...]]) -> None:
@@ -154,8 +174,10 @@ def mark_duplicates(s: Session, job_id: int, chunk: list[tuple[Any, ...]]) -> No
         # index until a row has the key, a scan per row; this way it probes the key's index.
         first = select(func.min(r2.c.line + 0)).where(
             r2.c.job_id == job_id, r2.c[key] == T.c[key]).scalar_subquery()
+        # (Undecided rows: status NULL, or "created" as presumed by presume_created.)
         s.execute(update(T).where(T.c.job_id == job_id, T.c.line.between(first_line, last_line),
-                                  T.c.status.is_(None), T.c[key].is_not(None),
-                                  first < T.c.line)
+                                  T.c.status.is_(None) | (T.c.status == Outcome.CREATED.value),
+                                  T.c[key].is_not(None), first < T.c.line)
                   .values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name,
+                          user_id=None,
                           message=literal(f"Same {name} as line ") + cast(first, String) + "."))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (JSON, Select, String, and_, case, cast, exists, false, func, literal,
-                        literal_column, null, or_, select, true)
+from sqlalchemy import (JSON, Select, String, case, cast, exists, false, func, literal,
+                        literal_column, null, or_, select, text, true)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,21 +56,26 @@ def prepare(email: str | None, username: str | None, given: str | None, family: 
 
 @dataclass(frozen=True)
 class Created:
-    """What a set-based create did: how many accounts, and which records they are."""
+    """What a set-based create did."""
 
     count: int = 0
-    keys: tuple[Any, ...] = ()           # a dry run: the records that would be created
-    ids: tuple[int, int] | None = None   # a commit: the lowest and highest new user id
-
-    def of_email(self, email: Any) -> tuple[Any, ...]:
-        """Join conditions from the caller's rows (their ``email`` column) to the accounts
-        this call created, for an ``UPDATE ... FROM users`` of the caller's own rows."""
-        lo, hi = self.ids or (0, -1)
-        return U.c.email == email, U.c.id.between(lo, hi)
+    keys: tuple[Any, ...] = ()  # a dry run: the records that would be created
 
 
-class _Interleaved(Exception):
-    """A concurrent writer's account fell among this call's: let provision judge the batch."""
+def reserve_ids(session: Session, n: int) -> list[int]:
+    """``n`` ids for accounts a set-based create will make, so the caller can record each
+    record's account with the record itself (one write per row, not a write and an update).
+    Ids a create does not use are skipped, never reused (as with any rolled-back insert)."""
+    if n <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text(
+            "SELECT nextval(pg_get_serial_sequence('users', 'id')) "
+            "FROM generate_series(1, :n)"), {"n": n}))
+    # SQLite: the caller's transaction holds the write lock (BEGIN IMMEDIATE) until the
+    # accounts are written, so nobody else can take these.
+    top = session.scalar(select(func.max(U.c.id))) or 0
+    return list(range(top + 1, top + n + 1))
 
 
 def create(session: Session, org: Organization, rows: Select, *, source: Source, actor: Actor,
@@ -79,8 +84,10 @@ def create(session: Session, org: Organization, rows: Select, *, source: Source,
     """Create the accounts of ``rows`` that match nobody and pass the organization's policy.
 
     ``rows`` selects prepared records (``prepare``), emails unique among them, as columns
-    ``key, email, username, given_name, family_name, display_name, role, external_id``. The
-    records not created are left to ``provision``. ``batch_records`` counts every record of the
+    ``key, user_id, email, username, given_name, family_name, display_name, role,
+    external_id``; ``user_id`` is an id from ``reserve_ids`` (unused in a dry run). A record
+    was created when a user with its ``user_id`` exists afterwards; the others are left to
+    ``provision``. ``batch_records`` counts every record of the
     caller's batch (these and the ones ``provision`` gets): under a seat limit the set-based
     create runs only when all of them could take a seat, so it never decides who gets the
     last one."""
@@ -119,17 +126,17 @@ def create(session: Session, org: Organization, rows: Select, *, source: Source,
             return Created(len(keys), keys=keys)
     try:
         with session.begin_nested():
-            return _write(session, org, r, new + fits, fits, source, actor, connection, default)
-    except (IntegrityError, _Interleaved):
+            return _write(session, org, r, new + fits, source, actor, connection, default)
+    except IntegrityError:
         return Created()  # a concurrent writer took a key first: provision judges these
 
 
-def _write(session: Session, org: Organization, r: Any, where: list[Any], fits: list[Any],
-           source: Source, actor: Actor, connection: str, default: str) -> Created:
+def _write(session: Session, org: Organization, r: Any, where: list[Any], source: Source,
+           actor: Actor, connection: str, default: str) -> Created:
     now = literal(utcnow(), UTCDateTime())
     managed = source in AUTHORITATIVE
     user_cols = {
-        "email": r.c.email, "email_verified": false(), "username": r.c.username,
+        "id": r.c.user_id, "email": r.c.email, "email_verified": false(), "username": r.c.username,
         "given_name": r.c.given_name, "family_name": r.c.family_name,
         "display_name": r.c.display_name, "password_hash": null(),
         "must_change_password": false(), "active": true(),
@@ -138,28 +145,20 @@ def _write(session: Session, org: Organization, r: Any, where: list[Any], fits: 
         "managed_by_source": literal(source.value) if managed else null(),
         "security_stamp": literal(0), "version": literal(1), "created_at": now,
         "updated_at": now}
-    ids = session.scalars(U.insert().from_select(
+    # (RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy.)
+    made = len(session.scalars(U.insert().from_select(
         list(user_cols), select(*user_cols.values()).where(*where).order_by(r.c.key))
-        .returning(U.c.id)).all()
-    if not ids:
+        .returning(U.c.id)).all())
+    if not made:
         return Created()
-    lo, hi = min(ids), max(ids)
-    # The records' new accounts, found by their (unique) email among the ids just made. On
-    # PostgreSQL a concurrent writer's account could fall in that id range; the count check
-    # below notices and gives the batch to provision.
-    joined = r.join(U, and_(U.c.email == r.c.email, U.c.id.between(lo, hi),
-                            U.c.home_organization_id == org.id, *fits))
+    # The records whose account now exists: a primary-key probe per record.
+    joined = r.join(U, U.c.id == r.c.user_id)
     role = func.coalesce(r.c.role, default)
     member_cols = {"organization_id": literal(org.id), "user_id": U.c.id, "role": role,
                    "status": literal("active"), "source": literal(source.value),
                    "created_at": now, "updated_at": now}
-    stmt = M.insert().from_select(list(member_cols),
-                                  select(*member_cols.values()).select_from(joined))
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(stmt)  # one writer at a time: nothing can interleave
-    elif len(session.scalars(stmt.returning(M.c.user_id)).all()) != len(ids):
-        # (RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT here.)
-        raise _Interleaved
+    session.execute(M.insert().from_select(list(member_cols),
+                                           select(*member_cols.values()).select_from(joined)))
     link_cols = {"connection": literal(connection), "external_id": r.c.external_id,
                  "user_id": U.c.id, "organization_id": literal(org.id), "username": null(),
                  "data": literal({}, JSON()), "created_at": now, "last_seen_at": now}
@@ -191,7 +190,7 @@ def _write(session: Session, org: Organization, r: Any, where: list[Any], fits: 
             session.execute(stmt)
     if audit:
         enqueue_webhooks(session, audit)
-    return Created(len(ids), ids=(lo, hi))
+    return Created(made)
 
 
 def _json_object(session: Session):
