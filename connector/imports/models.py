@@ -14,9 +14,10 @@ from ..db import Base
 
 class ImportRow(Base):
     __tablename__ = "import_rows"
-    # The key indexes serve the in-file duplicate check only: partial, without NULL keys.
+    # The key indexes serve the in-file duplicate check only: partial (no NULL keys), and
+    # covering (with the line), so the check never reads the table.
     __table_args__ = (UniqueConstraint("job_id", "line"),
-                      *(Index(f"ix_import_rows_{name}", "job_id", key,
+                      *(Index(f"ix_import_rows_{name}", "job_id", key, "line",
                               sqlite_where=text(f"{key} IS NOT NULL"),
                               postgresql_where=text(f"{key} IS NOT NULL"))
                         for key, name in (("email_key", "email"), ("username_key", "username"),

@@ -24,10 +24,11 @@ def upgrade() -> None:
         t.add_column(sa.Column("display_name", sa.String(length=300), nullable=True))
         t.add_column(sa.Column("role_key", sa.String(length=20), nullable=True))
     # The key indexes only serve the duplicate check, which never looks for NULL: partial
-    # indexes skip the rows without that key (a file without a username column writes none).
+    # indexes skip the rows without that key (a file without a username column writes none),
+    # and carry the line, so the check is answered from the index alone.
     for key, name in KEYS:
         op.drop_index(name, table_name="import_rows")
-        op.create_index(name, "import_rows", ["job_id", key],
+        op.create_index(name, "import_rows", ["job_id", key, "line"],
                         sqlite_where=sa.text(f"{key} IS NOT NULL"),
                         postgresql_where=sa.text(f"{key} IS NOT NULL"))
     if op.get_bind().dialect.name == "postgresql":
