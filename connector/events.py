@@ -46,7 +46,7 @@ class EventBatch:
         if not self.rows:
             return
         self.session.execute(_AUDIT_INSERT, self.rows)
-        _enqueue_webhooks(self.session, self.rows)
+        enqueue_webhooks(self.session, self.rows)
         self.rows = []
 
 
@@ -58,7 +58,9 @@ def record(session: Session, org_id: int | None, action: str, *, source: str, ac
     batch.flush()
 
 
-def _enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
+def enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Outbox rows for audit rows (those of EventBatch, or rows a set-based writer inserted
+    itself: pipeline/bulk.py), one per active endpoint that wants the event."""
     org_ids = {r["organization_id"] for r in rows if r["action"] in WEBHOOK_EVENTS}
     org_ids.discard(None)
     if not org_ids:
@@ -105,8 +107,3 @@ def has_webhooks(session: Session, org_id: int) -> bool:
     return session.scalar(select(WebhookEndpoint.id).where(
         WebhookEndpoint.organization_id == org_id, WebhookEndpoint.active.is_(True))
         .limit(1)) is not None
-
-
-def enqueue_webhooks(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Outbox rows for audit rows a set-based writer inserted itself (pipeline/bulk.py)."""
-    _enqueue_webhooks(session, rows)

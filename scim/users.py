@@ -35,10 +35,10 @@ _COLUMNS = {  # column -> path in the canonical resource
     "department": (ENTERPRISE, "department"), "manager_id": (ENTERPRISE, "manager", "value"),
 }
 
-_USERS, _VALUES = ScimUser.__table__, ScimUserValue.__table__
+_SCIM_ROWS, _VALUES = ScimUser.__table__, ScimUserValue.__table__
 # Built once: building a statement costs more Python time than SQLite takes to run it.
-_INSERT_USER = _USERS.insert().returning(_USERS.c.id)
-_SET_PERSON = _USERS.update().where(_USERS.c.id == bindparam("row_id")) \
+_INSERT_USER = _SCIM_ROWS.insert().returning(_SCIM_ROWS.c.id)
+_SET_PERSON = _SCIM_ROWS.update().where(_SCIM_ROWS.c.id == bindparam("row_id")) \
     .values(user_id=bindparam("person_id"))
 _INSERT_VALUES = _VALUES.insert()
 _DUPLICATE = "A user with this userName or externalId already exists in this organization."

@@ -34,8 +34,9 @@ COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key"
 STATUS, MESSAGE, BULK, USER_ID = 6, 9, 10, 15  # positions in COLUMNS
 # What provision reports for a new account (its changes), so both paths read the same.
 CREATED_MESSAGE = "membership"
-LIMITS = (("email_key", 3, 320), ("username_key", 4, 150), ("external_key", 5, 300))
-KEYS = (("email_key", "email"), ("username_key", "username"), ("external_key", "external_id"))
+# The keys a row is matched and deduplicated by: column, name in messages, position, size.
+KEYS = (("email_key", "email", 3, 320), ("username_key", "username", 4, 150),
+        ("external_key", "external_id", 5, 300))
 
 
 def count_rows(table: Table, limit: int) -> int:
@@ -113,20 +114,20 @@ def staged(job_id: int, line: int, values: dict[str, str]) -> tuple[Any, ...]:
                       None, None, None, "", False, None, None, None, None, None]
     active = values.get("active", "").lower()
     if active and active not in TRUE | FALSE:
-        row[6:10] = (Outcome.REJECTED.value, "invalid_active", "active",
-                     f"active is {values['active']!r}; use true or false.")
-    for key, i, size in LIMITS:
+        row[STATUS:MESSAGE + 1] = (Outcome.REJECTED.value, "invalid_active", "active",
+                                   f"active is {values['active']!r}; use true or false.")
+    for key, _name, i, size in KEYS:
         if row[i] and len(row[i]) > size:
             name = key[:-4]
-            row[6:10] = (Outcome.REJECTED.value, "too_long", name,
-                         f"The {name} is longer than {size} characters.")
+            row[STATUS:MESSAGE + 1] = (Outcome.REJECTED.value, "too_long", name,
+                                       f"The {name} is longer than {size} characters.")
             row[i] = None
-    if row[6] is None and active not in FALSE and values.keys() <= SIMPLE:
+    if row[STATUS] is None and active not in FALSE and values.keys() <= SIMPLE:
         ready = bulk.prepare(email, username, values.get("first_name"),
                              values.get("last_name"), values.get("display_name"),
                              values.get("role"))
         if ready is not None:
-            row[10:15] = (True, *ready[2:])
+            row[BULK:USER_ID] = (True, *ready[2:])  # bulk, names and role
     return tuple(row)
 
 
@@ -166,7 +167,7 @@ def mark_duplicates(s: Session, job_id: int, chunk: list[tuple[Any, ...]]) -> No
     file order, so the earlier row is already staged: one probe of the (job_id, key) index per
     row of the chunk, never a Python set of a million keys."""
     first_line, last_line = chunk[0][1], chunk[-1][1]
-    for (key, name), i in zip(KEYS, (3, 4, 5)):
+    for key, name, i, _size in KEYS:
         if not any(row[i] for row in chunk):
             continue  # no row of the chunk has this key (a file without the column)
         r2 = T.alias("r2")
