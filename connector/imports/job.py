@@ -92,6 +92,7 @@ def process(job_id: int, table: Table, on_progress) -> None:
     # set-based create then writes their accounts, and only the rows it did not take are
     # written again (a dry run and generated passwords mark rows after deciding).
     presumed = not (job.params.get("dry_run") or job.params.get("passwords") == "generate")
+    q = Queries(job_id, presumed)
     try:
         for batches, chunk in enumerate(stage.chunks(table, job_id, after, size)):
             with db.transaction() as s:
@@ -105,7 +106,7 @@ def process(job_id: int, table: Table, on_progress) -> None:
                 if batches in (0, 1, 4):
                     _refresh_statistics(s)
                 stage.mark_duplicates(s, job_id, chunk)
-                counts = _run_batch(s, job, first, last, state, hasher, presumed)
+                counts = _run_batch(s, job, q, first, last, state, hasher, presumed)
                 progress(s, job, job.progress_done + len(chunk), cursor=last,
                          counts=counts, seats_taken=state.get("seats_taken", {}))
                 done, total = job.progress_done, job.progress_total
@@ -132,48 +133,62 @@ def _wants_passwords(params: dict[str, Any]) -> bool:
                                           or bool(params.get("has_password_column")))
 
 
-def _run_batch(s: Session, job: Job, first: int, last: int, state: dict[str, Any],
+class Queries:
+    """One job's per-batch statements, built once: a batch binds its lines (``first``,
+    ``last``). Rebuilding them every batch cost more than SQLite took to run them."""
+
+    def __init__(self, job_id: int, presumed: bool) -> None:
+        lines = (T.c.job_id == job_id, T.c.line.between(bindparam("first"), bindparam("last")))
+        candidates = (*lines, T.c.bulk.is_(True),
+                      T.c.status == CREATED if presumed else T.c.status.is_(None))
+        undecided = T.c.status.is_(None)
+        if presumed:
+            undecided = undecided | ((T.c.status == CREATED) & T.c.bulk.is_(True))
+        self.pending = select(func.count(), func.count().filter(T.c.bulk.is_(True))).where(
+            *lines, undecided)
+        self.bulk = pipeline.bulk.Plan(select(
+            T.c.id.label("key"), T.c.user_id, T.c.email_key.label("email"),
+            T.c.username_key.label("username"), T.c.given_name, T.c.family_name,
+            T.c.display_name, T.c.role_key.label("role"),
+            T.c.external_key.label("external_id")).where(*candidates))
+        # Presumed rows the set-based create did not take go back to undecided.
+        self.not_taken = update(T).where(*candidates, ~exists().where(User.id == T.c.user_id)) \
+            .values(status=None, message="", user_id=None)
+        self.todo = select(T).where(*lines, T.c.status.is_(None)).order_by(T.c.line)
+        self.counts = select(T.c.status, func.count()).where(*lines).group_by(T.c.status)
+
+
+def _run_batch(s: Session, job: Job, q: Queries, first: int, last: int, state: dict[str, Any],
                hasher: Any, presumed: bool) -> dict[str, int]:
     """Provision the staged lines first..last; return the job's counts so far."""
     org = s.get(Organization, job.organization_id)
     dry = bool(job.params.get("dry_run"))
     # Seats the earlier batches of a dry run would have taken (they were rolled back).
     taken = {int(k): v for k, v in state.get("seats_taken", {}).items()}
-    lines = (T.c.job_id == job.id, T.c.line.between(first, last))
-    candidates = (*lines, T.c.bulk.is_(True),
-                  T.c.status == CREATED if presumed else T.c.status.is_(None))
-    undecided = T.c.status.is_(None)
-    if presumed:
-        undecided = undecided | ((T.c.status == CREATED) & T.c.bulk.is_(True))
-    pending, bulky = s.execute(select(func.count(), func.count().filter(T.c.bulk.is_(True)))
-                               .where(*lines, undecided)).one()
+    lines = {"first": first, "last": last}
+    pending, bulky = s.execute(q.pending, lines).one()
     if bulky and job.params.get("passwords") != "generate":
-        _bulk_create(s, job, org, candidates, pending, taken, dry, presumed)
-    todo = s.execute(select(T).where(*lines, T.c.status.is_(None)).order_by(T.c.line)).all()
+        _bulk_create(s, job, org, q, lines, pending, taken, dry, presumed)
+    todo = s.execute(q.todo, lines).all()
     if todo:
         _provision(s, job, org, todo, taken, dry, hasher)
     state["seats_taken"] = {str(k): v for k, v in taken.items()}
     counts = Counter(state.get("counts", {}))
-    counts.update(dict(s.execute(select(T.c.status, func.count()).where(*lines)
-                                 .group_by(T.c.status)).all()))
+    counts.update(dict(s.execute(q.counts, lines).all()))
     return {k: v for k, v in counts.items() if v}
 
 
-def _bulk_create(s: Session, job: Job, org: Organization, candidates: tuple[Any, ...],
+def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dict[str, int],
                  pending: int, taken: dict[int, int], dry: bool, presumed: bool) -> None:
     """The batch's brand-new accounts through the pipeline's set-based create. Presumed rows
     it did not create go back to undecided (for provision); a dry run marks the rows it
     would create."""
-    staged = select(T.c.id.label("key"), T.c.user_id, T.c.email_key.label("email"),
-                    T.c.username_key.label("username"), T.c.given_name, T.c.family_name,
-                    T.c.display_name, T.c.role_key.label("role"),
-                    T.c.external_key.label("external_id")).where(*candidates)
-    created = pipeline.bulk.create(s, org, staged, source=Source.CSV, actor=job_actor(job),
+    created = pipeline.bulk.create(s, org, q.bulk, source=Source.CSV, actor=job_actor(job),
                                    connection=f"csv:{org.id}", dry_run=dry,
-                                   batch_records=pending, seats_taken=taken if dry else None)
+                                   batch_records=pending, seats_taken=taken if dry else None,
+                                   params=lines)
     if presumed:
-        s.execute(update(T).where(*candidates, ~exists().where(User.id == T.c.user_id))
-                  .values(status=None, message="", user_id=None))
+        s.execute(q.not_taken, lines)
     elif dry and created.count:
         s.execute(update(T).where(T.c.id.in_(created.keys)).values(
             status=CREATED, reason=None, field=None, message=stage.CREATED_MESSAGE))

@@ -13,7 +13,7 @@ import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import LimitReached
@@ -162,23 +162,31 @@ def insert(s: Session, rows: list[tuple[Any, ...]]) -> None:
                              f"({', '.join('?' * len(COLUMNS))})", rows)
 
 
+def _duplicates(key: str, name: str) -> Any:
+    """Reject the lines first..last of a job that repeat an earlier line's ``key``."""
+    r2 = T.alias("r2")
+    # "line + 0": SQLite would otherwise answer MIN(line) by walking the (job_id, line)
+    # index until a row has the key, a scan per row; this way it probes the key's index.
+    first = select(func.min(r2.c.line + 0)).where(
+        r2.c.job_id == bindparam("job"), r2.c[key] == T.c[key]).scalar_subquery()
+    # (Undecided rows: status NULL, or "created" as presumed by presume_created.)
+    return update(T).where(
+        T.c.job_id == bindparam("job"), T.c.line.between(bindparam("first"), bindparam("last")),
+        T.c.status.is_(None) | (T.c.status == Outcome.CREATED.value),
+        T.c[key].is_not(None), first < T.c.line
+    ).values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name, user_id=None,
+             message=literal(f"Same {name} as line ") + cast(first, String) + ".")
+
+
+# Built once: building and keying them per batch cost as much as running them.
+DUPLICATES = {key: _duplicates(key, name) for key, name, _i, _size in KEYS}
+
+
 def mark_duplicates(s: Session, job_id: int, chunk: list[tuple[Any, ...]]) -> None:
     """A row repeating an earlier row's email/username/external id is rejected. Rows arrive in
     file order, so the earlier row is already staged: one probe of the (job_id, key) index per
     row of the chunk, never a Python set of a million keys."""
-    first_line, last_line = chunk[0][1], chunk[-1][1]
-    for key, name, i, _size in KEYS:
-        if not any(row[i] for row in chunk):
-            continue  # no row of the chunk has this key (a file without the column)
-        r2 = T.alias("r2")
-        # "line + 0": SQLite would otherwise answer MIN(line) by walking the (job_id, line)
-        # index until a row has the key, a scan per row; this way it probes the key's index.
-        first = select(func.min(r2.c.line + 0)).where(
-            r2.c.job_id == job_id, r2.c[key] == T.c[key]).scalar_subquery()
-        # (Undecided rows: status NULL, or "created" as presumed by presume_created.)
-        s.execute(update(T).where(T.c.job_id == job_id, T.c.line.between(first_line, last_line),
-                                  T.c.status.is_(None) | (T.c.status == Outcome.CREATED.value),
-                                  T.c[key].is_not(None), first < T.c.line)
-                  .values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name,
-                          user_id=None,
-                          message=literal(f"Same {name} as line ") + cast(first, String) + "."))
+    params = {"job": job_id, "first": chunk[0][1], "last": chunk[-1][1]}
+    for key, _name, i, _size in KEYS:
+        if any(row[i] for row in chunk):  # else no row of the chunk has this key
+            s.execute(DUPLICATES[key], params)
