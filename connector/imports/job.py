@@ -93,15 +93,17 @@ def process(job_id: int, table: Table, on_progress) -> None:
     # written again (a dry run and generated passwords mark rows after deciding).
     presumed = not (job.params.get("dry_run") or job.params.get("passwords") == "generate")
     q = Queries(job_id, presumed)
+    sqlite = db.engine().dialect.name == "sqlite"
     try:
-        for batches, chunk in enumerate(stage.chunks(table, job_id, after, size)):
+        for batches, chunk in enumerate(stage.chunks(table, job_id, after, size, sqlite=sqlite,
+                                                     presumed=presumed)):
             with db.transaction() as s:
                 job = s.get(Job, job_id)
                 state = dict(job.result)
                 first, last = chunk[0][1], chunk[-1][1]
                 if presumed:
-                    chunk = stage.presume_created(chunk, pipeline.bulk.reserve_ids(
-                        s, sum(1 for row in chunk if stage.is_candidate(row))))
+                    rows = stage.presumed(chunk)
+                    stage.presume(rows, pipeline.bulk.reserve_ids(s, len(rows)))
                 stage.insert(s, chunk)
                 if batches in (0, 1, 4):
                     _refresh_statistics(s)
