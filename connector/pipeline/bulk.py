@@ -174,10 +174,10 @@ def _build(session: Session, r: Any, org_id: int, default: str, allowed: tuple[s
         "security_stamp": literal(0), "version": literal(1), "created_at": now,
         "updated_at": now}
     q: dict[str, Any] = {"keys": select(r.c.key).where(*new, *fits)}
-    # (RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy.)
+    # (RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy.
+    # No ORDER BY: each account's id is given, so the order rows go in changes nothing.)
     q["users"] = U.insert().from_select(
-        list(user_cols), select(*user_cols.values()).where(*new, *fits).order_by(r.c.key)
-    ).returning(U.c.id)
+        list(user_cols), select(*user_cols.values()).where(*new, *fits)).returning(U.c.id)
     # The records whose account now exists: a primary-key probe per record.
     joined = r.join(U, U.c.id == r.c.user_id)
     role = func.coalesce(r.c.role, default)
