@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, exists, func, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from .. import db, pipeline
@@ -146,8 +146,9 @@ class Queries:
         undecided = T.c.status.is_(None)
         if presumed:
             undecided = undecided | ((T.c.status == CREATED) & T.c.bulk.is_(True))
-        self.pending = select(func.count(), func.count().filter(T.c.bulk.is_(True))).where(
-            *lines, undecided)
+        # Undecided rows; those the set-based create may take; those staged as its candidates.
+        self.pending = select(func.count(), func.count().filter(T.c.bulk.is_(True)),
+                              func.count().filter(and_(*candidates[2:]))).where(*lines, undecided)
         self.bulk = pipeline.bulk.Plan(select(
             T.c.id.label("key"), T.c.user_id, T.c.email_key.label("email"),
             T.c.username_key.label("username"), T.c.given_name, T.c.family_name,
@@ -168,9 +169,9 @@ def _run_batch(s: Session, job: Job, q: Queries, first: int, last: int, state: d
     # Seats the earlier batches of a dry run would have taken (they were rolled back).
     taken = {int(k): v for k, v in state.get("seats_taken", {}).items()}
     lines = {"first": first, "last": last}
-    pending, bulky = s.execute(q.pending, lines).one()
+    pending, bulky, staged = s.execute(q.pending, lines).one()
     if bulky and job.params.get("passwords") != "generate":
-        _bulk_create(s, job, org, q, lines, pending, taken, dry, presumed)
+        _bulk_create(s, job, org, q, lines, pending, staged, taken, dry, presumed)
     todo = s.execute(q.todo, lines).all()
     if todo:
         _provision(s, job, org, todo, taken, dry, hasher)
@@ -181,14 +182,15 @@ def _run_batch(s: Session, job: Job, q: Queries, first: int, last: int, state: d
 
 
 def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dict[str, int],
-                 pending: int, taken: dict[int, int], dry: bool, presumed: bool) -> None:
+                 pending: int, staged: int, taken: dict[int, int], dry: bool,
+                 presumed: bool) -> None:
     """The batch's brand-new accounts through the pipeline's set-based create. Presumed rows
     it did not create go back to undecided (for provision); a dry run marks the rows it
     would create."""
     created = pipeline.bulk.create(s, org, q.bulk, source=Source.CSV, actor=job_actor(job),
                                    connection=f"csv:{org.id}", dry_run=dry,
                                    batch_records=pending, seats_taken=taken if dry else None,
-                                   params=lines)
+                                   params=lines, records=staged)
     if presumed:
         s.execute(q.not_taken, lines)
     elif dry and created.count:

@@ -101,7 +101,7 @@ class Plan:
 def create(session: Session, org: Organization, rows: "Select | Plan", *, source: Source,
            actor: Actor, connection: str, dry_run: bool = False, batch_records: int = 0,
            seats_taken: dict[int, int] | None = None,
-           params: dict[str, Any] | None = None) -> Created:
+           params: dict[str, Any] | None = None, records: int | None = None) -> Created:
     """Create the accounts of ``rows`` that match nobody and pass the organization's policy.
 
     ``rows`` (a query, or a ``Plan`` of one to reuse batch after batch with ``params``)
@@ -109,7 +109,9 @@ def create(session: Session, org: Organization, rows: "Select | Plan", *, source
     ``key, user_id, email, username, given_name, family_name, display_name, role,
     external_id``; ``user_id`` is an id from ``reserve_ids`` (unused in a dry run). A record
     was created when a user with its ``user_id`` exists afterwards; the others are left to
-    ``provision``. ``batch_records`` counts every record of the
+    ``provision``. ``records``, when the caller knows it, is how many records ``rows``
+    selects: when all of them are created, what follows the users insert reads them without
+    probing users for each. ``batch_records`` counts every record of the
     caller's batch (these and the ones ``provision`` gets): under a seat limit the set-based
     create runs only when all of them could take a seat, so it never decides who gets the
     last one."""
@@ -143,7 +145,7 @@ def create(session: Session, org: Organization, rows: "Select | Plan", *, source
             return Created(len(keys), keys=keys)
     try:
         with session.begin_nested():
-            return _write(session, q, params)
+            return _write(session, q, params, records)
     except IntegrityError:
         return Created()  # a concurrent writer took a key first: provision judges these
 
@@ -174,59 +176,72 @@ def _build(session: Session, r: Any, org_id: int, default: str, allowed: tuple[s
         "security_stamp": literal(0), "version": literal(1), "created_at": now,
         "updated_at": now}
     q: dict[str, Any] = {"keys": select(r.c.key).where(*new, *fits)}
-    # (RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy.
-    # No ORDER BY: each account's id is given, so the order rows go in changes nothing.)
-    q["users"] = U.insert().from_select(
-        list(user_cols), select(*user_cols.values()).where(*new, *fits)).returning(U.c.id)
-    # The records whose account now exists: a primary-key probe per record.
-    joined = r.join(U, U.c.id == r.c.user_id)
+    # No ORDER BY: each account's id is given, so the order rows go in changes nothing.
+    q["users"] = U.insert().from_select(list(user_cols),
+                                        select(*user_cols.values()).where(*new, *fits))
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg reports -1 as the rowcount of INSERT ... SELECT through SQLAlchemy; SQLite
+        # counts, and there reading back 5,000 ids a batch as rows costs more than the count.
+        q["users"] = q["users"].returning(U.c.id)
+    obj = _json_object(session)
+    # After the users insert, the records whose account now exists: when every record got
+    # one, all of ``r`` (read as is); otherwise a primary-key probe of users per record.
+    q["all"] = _after(r, r.c.user_id, r, obj, org_id, default, source, actor_label,
+                      connection, now, hooks)
+    q["some"] = _after(r.join(U, U.c.id == r.c.user_id), U.c.id, r, obj, org_id, default,
+                       source, actor_label, connection, now, hooks)
+    q["hooks"] = hooks
+    return q
+
+
+def _after(rows: Any, user_id: Any, r: Any, obj: Any, org_id: int, default: str,
+           source: Source, actor_label: str, connection: str, now: Any,
+           hooks: bool) -> list[Any]:
+    """The memberships, linked identities and audit events of the accounts just created."""
     role = func.coalesce(r.c.role, default)
-    member_cols = {"organization_id": literal(org_id), "user_id": U.c.id, "role": role,
+    member_cols = {"organization_id": literal(org_id), "user_id": user_id, "role": role,
                    "status": literal("active"), "source": literal(source.value),
                    "created_at": now, "updated_at": now}
-    q["memberships"] = M.insert().from_select(
-        list(member_cols), select(*member_cols.values()).select_from(joined))
+    out = [M.insert().from_select(list(member_cols),
+                                  select(*member_cols.values()).select_from(rows))]
     link_cols = {"connection": literal(connection), "external_id": r.c.external_id,
-                 "user_id": U.c.id, "organization_id": literal(org_id), "username": null(),
+                 "user_id": user_id, "organization_id": literal(org_id), "username": null(),
                  "data": literal({}, JSON()), "created_at": now, "last_seen_at": now}
-    q["links"] = L.insert().from_select(
-        list(link_cols), select(*link_cols.values()).select_from(joined)
-        .where(r.c.external_id.is_not(None)))
-    obj = _json_object(session)
+    out.append(L.insert().from_select(
+        list(link_cols), select(*link_cols.values()).select_from(rows)
+        .where(r.c.external_id.is_not(None))))
     created = case((r.c.external_id.is_(None),
                     obj("email", r.c.email, "username", r.c.username)),
                    else_=obj("email", r.c.email, "username", r.c.username,
                              "connection", cast(literal(connection), String),
                              "external_id", r.c.external_id))
-    q["audit"] = []
     # The order provision writes them in: every user.created of the batch, then member.joined.
     for action, data in (("user.created", created),
                          ("member.joined", obj("role", role,
                                                "status", cast(literal("active"), String)))):
         cols = {"organization_id": literal(org_id), "actor": literal(actor_label),
                 "action": literal(action), "source": literal(source.value),
-                "target_type": literal("user"), "target_id": cast(U.c.id, String),
+                "target_type": literal("user"), "target_id": cast(user_id, String),
                 "data": data, "created_at": now}
-        stmt = A.insert().from_select(list(cols), select(*cols.values()).select_from(joined)
+        stmt = A.insert().from_select(list(cols), select(*cols.values()).select_from(rows)
                                       .order_by(r.c.key))
         if hooks:  # the rows written, for the webhook outbox
             stmt = stmt.returning(A.c.organization_id, A.c.actor, A.c.action, A.c.source,
                                   A.c.target_type, A.c.target_id, A.c.data, A.c.created_at)
-        q["audit"].append(stmt)
-    q["hooks"] = hooks
-    return q
+        out.append(stmt)
+    return out
 
 
-def _write(session: Session, q: dict[str, Any], params: dict[str, Any]) -> Created:
-    made = len(session.scalars(q["users"], params).all())
+def _write(session: Session, q: dict[str, Any], params: dict[str, Any],
+           records: int | None) -> Created:
+    result = session.execute(q["users"], params)
+    made = len(result.all()) if result.returns_rows else result.rowcount
     if not made:
         return Created()
-    session.execute(q["memberships"], params)
-    session.execute(q["links"], params)
     audit: list[dict[str, Any]] = []
-    for stmt in q["audit"]:
+    for stmt in q["all" if made == records else "some"]:
         result = session.execute(stmt, params)
-        if q["hooks"]:
+        if stmt.table is A and q["hooks"]:
             audit += [dict(row._mapping) for row in result]
     if audit:
         enqueue_webhooks(session, audit)
