@@ -28,7 +28,7 @@ class _Taken(Exception):
 
 @dataclass
 class _Batch:
-    ids: list[int]
+    lines: list[int]
     plain: list[str]
     hashes: list[str]
 
@@ -50,14 +50,14 @@ def run(job_id: int, on_progress) -> None:
             with db.transaction() as s:
                 job = s.get(Job, job_id)
                 params = dict(job.params)
-                ids = list(s.scalars(select(ImportRow.id).where(
+                lines = list(s.scalars(select(ImportRow.line).where(
                     ImportRow.job_id == job_id, ImportRow.status.is_(None))
                     .order_by(ImportRow.line).limit(size)))
-            if not ids:
+            if not lines:
                 break
             make = new_passphrase if params.get("passphrases") else new_password
-            plain = [make() for _ in ids]
-            batch = _Batch(ids, plain, hasher.hash_many(plain))
+            plain = [make() for _ in lines]
+            batch = _Batch(lines, plain, hasher.hash_many(plain))
             for attempt in range(RETRIES):
                 try:
                     done, total = _commit(job_id, batch)
@@ -75,7 +75,7 @@ def _commit(job_id: int, b: _Batch) -> tuple[int, int]:
         job = s.get(Job, job_id)
         p = job.params
         org = s.get(Organization, job.organization_id)
-        names = next_numbered(s, p["prefix"], len(b.ids))
+        names = next_numbered(s, p["prefix"], len(b.lines))
         idents = [Identity(username=u, password_hash=h, must_change_password=bool(
             p.get("must_change", True)), role=p.get("role"), display_name=u,
             groups=(p["group"],) if p.get("group") else None,
@@ -86,16 +86,16 @@ def _commit(job_id: int, b: _Batch) -> tuple[int, int]:
                for r in results):
             # The username matched someone made meanwhile: never hand out their account.
             raise _Taken()
-        s.execute(update(T).where(T.c.id == bindparam("rid")).values(
+        s.execute(update(T).where(T.c.job_id == job_id, T.c.line == bindparam("ln")).values(
             status=bindparam("status"), reason=bindparam("reason"), message=bindparam("msg"),
             user_id=bindparam("uid"), secret=bindparam("secret"),
             data=bindparam("data")), [
-            {"rid": rid, "status": r.outcome.value, "uid": r.user_id,
+            {"ln": ln, "status": r.outcome.value, "uid": r.user_id,
              "reason": r.reason.value if r.reason else None, "msg": r.message,
              "secret": seal(pw) if r.ok else None, "data": {"username": u}}
-            for rid, r, pw, u in zip(b.ids, results, b.plain, names)])
+            for ln, r, pw, u in zip(b.lines, results, b.plain, names)])
         counts = dict(job.result.get("counts") or {})
         for r in results:
             counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
-        progress(s, job, job.progress_done + len(b.ids), counts=counts)
+        progress(s, job, job.progress_done + len(b.lines), counts=counts)
         return job.progress_done, job.progress_total

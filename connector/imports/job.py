@@ -150,7 +150,7 @@ class Queries:
         self.pending = select(func.count(), func.count().filter(T.c.bulk.is_(True)),
                               func.count().filter(and_(*candidates[2:]))).where(*lines, undecided)
         self.bulk = pipeline.bulk.Plan(select(
-            T.c.id.label("key"), T.c.user_id, T.c.email_key.label("email"),
+            T.c.line.label("key"), T.c.user_id, T.c.email_key.label("email"),
             T.c.username_key.label("username"), T.c.given_name, T.c.family_name,
             T.c.display_name, T.c.role_key.label("role"),
             T.c.external_key.label("external_id")).where(*candidates))
@@ -194,7 +194,7 @@ def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dic
     if presumed:
         s.execute(q.not_taken, lines)
     elif dry and created.count:
-        s.execute(update(T).where(T.c.id.in_(created.keys)).values(
+        s.execute(update(T).where(T.c.job_id == job.id, T.c.line.in_(created.keys)).values(
             status=CREATED, reason=None, field=None, message=stage.CREATED_MESSAGE))
         taken[org.id] = taken.get(org.id, 0) + created.count
 
@@ -213,14 +213,14 @@ def _provision(s: Session, job: Job, org: Organization, todo: list[Any], taken: 
     updates = []
     for r, ident, res in zip(todo, idents, results):
         secret = secrets.get(r.line) if res.outcome is Outcome.CREATED else None
-        updates.append({"rid": r.id, "status": res.outcome.value,
+        updates.append({"ln": r.line, "status": res.outcome.value,
                         "reason": res.reason.value if res.reason else None,
                         "field": REASON_FIELDS.get(res.reason) if res.reason else None,
                         "message": res.message or ", ".join(res.changes),
                         "user_id": res.user_id, "secret": secret})
         if dry:
             _count_seat(taken, ident, res)
-    s.execute(update(T).where(T.c.id == bindparam("rid")).values(
+    s.execute(update(T).where(T.c.job_id == job.id, T.c.line == bindparam("ln")).values(
         status=bindparam("status"), reason=bindparam("reason"), field=bindparam("field"),
         message=bindparam("message"), user_id=bindparam("user_id"),
         secret=bindparam("secret")), updates)
