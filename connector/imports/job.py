@@ -191,7 +191,7 @@ def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dic
                                    connection=f"csv:{org.id}", dry_run=dry,
                                    batch_records=pending, seats_taken=taken if dry else None,
                                    params=lines, records=staged)
-    if presumed:
+    if presumed and created.count < staged:
         s.execute(q.not_taken, lines)
     elif dry and created.count:
         s.execute(update(T).where(T.c.job_id == job.id, T.c.line.in_(created.keys)).values(

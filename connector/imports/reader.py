@@ -50,7 +50,7 @@ class Table:
         source = _csv_rows(self) if self.kind == "csv" else _xlsx_rows(self.path)
         next(source, None)  # the header
         for line, cells in source:
-            if any(c.strip() for c in cells):
+            if (text := "".join(cells)) and not text.isspace():  # (per row: kept lean)
                 yield line, cells
 
     def rows(self) -> Iterator[tuple[int, dict[str, str], int]]:
