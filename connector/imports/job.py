@@ -95,8 +95,9 @@ def process(job_id: int, table: Table, on_progress) -> None:
     q = Queries(job_id, presumed)
     sqlite = db.engine().dialect.name == "sqlite"
     try:
-        for batches, chunk in enumerate(stage.chunks(table, job_id, after, size, sqlite=sqlite,
-                                                     presumed=presumed)):
+        for batches, chunk in enumerate(stage.chunks(table, job_id, after, size,
+                                                     job.params["path"] + ".keys",
+                                                     sqlite=sqlite, presumed=presumed)):
             with db.transaction() as s:
                 job = s.get(Job, job_id)
                 state = dict(job.result)
@@ -107,7 +108,6 @@ def process(job_id: int, table: Table, on_progress) -> None:
                 stage.insert(s, chunk)
                 if batches in (0, 1, 4):
                     _refresh_statistics(s)
-                stage.mark_duplicates(s, job_id, chunk)
                 counts = _run_batch(s, job, q, first, last, state, hasher, presumed)
                 progress(s, job, job.progress_done + len(chunk), cursor=last,
                          counts=counts, seats_taken=state.get("seats_taken", {}))

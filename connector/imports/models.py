@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -15,17 +15,11 @@ class ImportRow(Base):
     __tablename__ = "import_rows"
     # Keyed by (job_id, line), the way every statement reads it: a batch is one range of the
     # key. On SQLite the table is WITHOUT ROWID, stored in that key's order: a batch's rows
-    # are read as one run, not by index lookups, and staging writes one tree, not two
-    # (migration 0013_import_rows_key). The key indexes serve the in-file duplicate check
-    # only: partial (no NULL keys), and covering (with the line), so it never reads the table.
-    __table_args__ = (*(Index(f"ix_import_rows_{name}", "job_id", key, "line",
-                              sqlite_where=text(f"{key} IS NOT NULL"),
-                              postgresql_where=text(f"{key} IS NOT NULL"))
-                        for key, name in (("email_key", "email"), ("username_key", "username"),
-                                          ("external_key", "external"))),
-                      {"sqlite_with_rowid": False})
-    # On PostgreSQL the table has fillfactor 70 (migration 0011_import_bulk): room on each
-    # page for the outcome update to stay heap-only.
+    # are read as one run, not by index lookups, and staging writes one tree, not two. No
+    # other index: the in-file duplicate check runs in the file's reader (stage.Keys).
+    # (Migration 0013_import_rows_key.) On PostgreSQL the table has fillfactor 70: room on
+    # each page for the outcome update to stay heap-only.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
                                         primary_key=True, autoincrement=False)

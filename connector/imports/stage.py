@@ -8,22 +8,22 @@ plain tuples by the driver (executemany on SQLite, COPY on PostgreSQL), not thro
 SQLAlchemy's per-row parameter processing."""
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import LimitReached
 from ..identity import Outcome
 from ..pipeline import bulk
 from ..pipeline.normalize import normalize_email, normalize_username
-from .models import ImportRow
 from .reader import Table
 
-T = ImportRow.__table__
 TRUE, FALSE = {"true", "yes", "y", "1", "active", "on"}, {"false", "no", "n", "0", "inactive", "off"}
 # Rows with only these cells (and active not false) may take the pipeline's set-based create.
 SIMPLE = frozenset({"email", "username", "first_name", "last_name", "display_name", "role",
@@ -51,13 +51,14 @@ def count_rows(table: Table, limit: int) -> int:
     return n
 
 
-def chunks(table: Table, job_id: int, after: int, size: int, *, sqlite: bool = False,
-           presumed: bool = False) -> Iterator[list[list[Any]]]:
-    """Staged rows after line ``after``, ``size`` at a time (see ``staged`` for ``sqlite`` and
-    ``presumed``). A forked process parses the file while this one writes the previous chunk
-    (threads would share one GIL); the pipe between them holds about one chunk, so memory
-    stays flat. Without fork, parsing runs inline."""
-    options = (sqlite, presumed)
+def chunks(table: Table, job_id: int, after: int, size: int, keys: str, *,
+           sqlite: bool = False, presumed: bool = False) -> Iterator[list[list[Any]]]:
+    """Staged rows after line ``after``, ``size`` at a time, in-file duplicates marked
+    (``Keys``, in the scratch file ``keys``; see ``staged`` for ``sqlite`` and ``presumed``).
+    A forked process parses the file while this one writes the previous chunk (threads would
+    share one GIL); the pipe between them holds about one chunk, so memory stays flat.
+    Without fork, parsing runs inline."""
+    options = (keys, sqlite, presumed)
     if "fork" not in multiprocessing.get_all_start_methods():
         yield from _produce(table, job_id, after, size, options)
         return
@@ -80,17 +81,85 @@ def chunks(table: Table, job_id: int, after: int, size: int, *, sqlite: bool = F
 
 
 def _produce(table: Table, job_id: int, after: int, size: int,
-             options: tuple[bool, bool]) -> Iterator[list[list[Any]]]:
-    buf: list[list[Any]] = []
-    for line, values, _cells in table.rows():
-        if line <= after:
-            continue
-        buf.append(staged(job_id, line, values, *options))
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
+             options: tuple[str, bool, bool]) -> Iterator[list[list[Any]]]:
+    """Every line is staged and its keys recorded, from the first: a resumed job's later
+    lines are judged against the earlier ones; only the lines after ``after`` are yielded."""
+    path, sqlite, presumed = options
+    with Keys(path, sqlite) as keys:
+        buf: list[list[Any]] = []
+        for line, values, _cells in table.rows():
+            buf.append(staged(job_id, line, values, sqlite, presumed))
+            if len(buf) >= size:
+                keys.mark(buf)
+                if buf[-1][1] > after:
+                    yield [row for row in buf if row[1] > after]
+                buf = []
+        if buf:
+            keys.mark(buf)
+            if buf[-1][1] > after:
+                yield [row for row in buf if row[1] > after]
+
+
+class Keys:
+    """The email, username and external id of every line read so far, in a scratch SQLite
+    file beside the upload, never a Python set: a line repeating an earlier line's key is a
+    duplicate inside the file, rejected with the earlier line's number. Which line is a
+    duplicate depends on the file alone (the first occurrence wins), so the file is rebuilt
+    from the first line when a job resumes, and removed when the reading ends. Done here,
+    in the reader, the writing process neither checks every row nor keeps key indexes on
+    import_rows (issue 6 benchmark)."""
+
+    def __init__(self, path: str, sqlite: bool) -> None:
+        self.path, self.null_id = path, 0 if sqlite else None
+        self._remove()
+        self.db = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
+            self.db.execute(f"PRAGMA {pragma}")  # scratch: rebuilt whenever it is needed
+        self.db.execute("CREATE TABLE keys (kind INTEGER, key TEXT, line INTEGER, "
+                        "PRIMARY KEY (kind, key)) WITHOUT ROWID")
+        self.db.execute("CREATE TABLE chunk (line INTEGER, kind INTEGER, key TEXT)")
+
+    def __enter__(self) -> Keys:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.db.close()
+        self._remove()
+
+    def _remove(self) -> None:
+        for suffix in ("", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path + suffix)
+
+    def mark(self, rows: list[list[Any]]) -> None:
+        """Record the keys of ``rows`` (consecutive lines, after every line recorded so far)
+        and reject the undecided rows that repeat a key of an earlier line."""
+        entries = [(row[1], kind, row[i]) for row in rows
+                   for kind, (_key, _name, i, _size) in enumerate(KEYS) if row[i]]
+        if not entries:
+            return
+        db = self.db
+        db.execute("BEGIN")
+        db.execute("DELETE FROM chunk")
+        db.executemany("INSERT INTO chunk VALUES (?, ?, ?)", entries)
+        db.execute("INSERT OR IGNORE INTO keys SELECT kind, key, min(line) FROM chunk "
+                   "GROUP BY kind, key")
+        # Per line, its first repeated key in KEYS order (email, username, external id).
+        dups = db.execute("SELECT c.line, min(c.kind), k.line FROM chunk c JOIN keys k "
+                          "ON k.kind = c.kind AND k.key = c.key WHERE k.line < c.line "
+                          "GROUP BY c.line").fetchall()
+        db.execute("COMMIT")
+        if not dups:
+            return
+        by_line = {row[1]: row for row in rows}  # this chunk's rows only
+        for line, kind, first in dups:
+            row = by_line[line]
+            if row[STATUS] and row[STATUS] != Outcome.CREATED.value:
+                continue  # already rejected for a reason of its own
+            name = KEYS[kind][1]
+            row[STATUS:MESSAGE + 1] = (Outcome.REJECTED.value, "duplicate_in_file", name,
+                                       f"Same {name} as line {first}.")
+            row[USER_ID] = self.null_id
 
 
 def _send_all(table: Table, job_id: int, after: int, size: int, options: tuple[bool, bool],
@@ -182,33 +251,3 @@ def insert(s: Session, rows: list[list[Any]]) -> None:
             cur.executemany(SQLITE_INSERT, rows)
         finally:
             cur.close()
-
-
-def _duplicates(key: str, name: str) -> Any:
-    """Reject the lines first..last of a job that repeat an earlier line's ``key``."""
-    r2 = T.alias("r2")
-    # "line + 0": SQLite would otherwise answer MIN(line) by walking the (job_id, line)
-    # index until a row has the key, a scan per row; this way it probes the key's index.
-    first = select(func.min(r2.c.line + 0)).where(
-        r2.c.job_id == bindparam("job"), r2.c[key] == T.c[key]).scalar_subquery()
-    # (Undecided rows: status NULL, or "created" as presumed by staged.)
-    return update(T).where(
-        T.c.job_id == bindparam("job"), T.c.line.between(bindparam("first"), bindparam("last")),
-        T.c.status.is_(None) | (T.c.status == Outcome.CREATED.value),
-        T.c[key].is_not(None), first < T.c.line
-    ).values(status=Outcome.REJECTED.value, reason="duplicate_in_file", field=name, user_id=None,
-             message=literal(f"Same {name} as line ") + cast(first, String) + ".")
-
-
-# Built once: building and keying them per batch cost as much as running them.
-DUPLICATES = {key: _duplicates(key, name) for key, name, _i, _size in KEYS}
-
-
-def mark_duplicates(s: Session, job_id: int, chunk: list[list[Any]]) -> None:
-    """A row repeating an earlier row's email/username/external id is rejected. Rows arrive in
-    file order, so the earlier row is already staged: one probe of the (job_id, key) index per
-    row of the chunk, never a Python set of a million keys."""
-    params = {"job": job_id, "first": chunk[0][1], "last": chunk[-1][1]}
-    for key, _name, i, _size in KEYS:
-        if any(row[i] for row in chunk):  # else no row of the chunk has this key
-            s.execute(DUPLICATES[key], params)

@@ -1,9 +1,10 @@
-"""key import_rows by (job_id, line), WITHOUT ROWID on SQLite (issue 6 benchmark)
+"""key import_rows by (job_id, line), WITHOUT ROWID on SQLite; no key indexes (issue 6)
 
 Every statement reads staged rows by job and line, a batch being one range of lines. With a
 surrogate id the table was two trees, the rows and the (job_id, line) index, and each read of
 a batch looked every row up through the index. Keyed by (job_id, line), and on SQLite stored
-in that order (WITHOUT ROWID), staging writes one tree and a batch reads as one run.
+in that order (WITHOUT ROWID), staging writes one tree and a batch reads as one run. The key
+indexes served only the in-file duplicate check, which now runs in the file's reader.
 
 Revision ID: 0013_import_rows_key
 Revises: 0011_import_bulk
@@ -49,7 +50,8 @@ def _columns(with_id: bool) -> list[sa.Column]:
 
 
 def _swap() -> None:
-    """Copy import_rows into import_rows_new, then give it the name and the indexes."""
+    """Copy import_rows into import_rows_new (dropping the old table drops its indexes), then
+    give it the name."""
     cols = ", ".join(DATA)
     op.execute(f"INSERT INTO import_rows_new ({cols}) SELECT {cols} FROM import_rows")
     op.drop_table("import_rows")
@@ -59,10 +61,6 @@ def _swap() -> None:
         op.execute("ALTER TABLE import_rows RENAME CONSTRAINT import_rows_new_pkey "
                    "TO import_rows_pkey")
         op.execute("ALTER TABLE import_rows SET (fillfactor = 70)")
-    for key, name in KEYS:
-        op.create_index(name, "import_rows", ["job_id", key, "line"],
-                        sqlite_where=sa.text(f"{key} IS NOT NULL"),
-                        postgresql_where=sa.text(f"{key} IS NOT NULL"))
 
 
 def upgrade() -> None:
@@ -77,3 +75,7 @@ def downgrade() -> None:
                     sa.PrimaryKeyConstraint("id", name="import_rows_new_pkey"),
                     sa.UniqueConstraint("job_id", "line"))
     _swap()
+    for key, name in KEYS:
+        op.create_index(name, "import_rows", ["job_id", key, "line"],
+                        sqlite_where=sa.text(f"{key} IS NOT NULL"),
+                        postgresql_where=sa.text(f"{key} IS NOT NULL"))
