@@ -113,7 +113,7 @@ class Keys:
         self.path, self.null_id = path, 0 if sqlite else None
         self._remove()
         self.db = sqlite3.connect(path, isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF"):
             self.db.execute(f"PRAGMA {pragma}")  # scratch: rebuilt whenever it is needed
         self.db.execute("CREATE TABLE keys (kind INTEGER, key TEXT, line INTEGER, "
                         "PRIMARY KEY (kind, key)) WITHOUT ROWID")
@@ -134,8 +134,8 @@ class Keys:
     def mark(self, rows: list[list[Any]]) -> None:
         """Record the keys of ``rows`` (consecutive lines, after every line recorded so far)
         and reject the undecided rows that repeat a key of an earlier line."""
-        entries = [(row[1], kind, row[i]) for row in rows
-                   for kind, (_key, _name, i, _size) in enumerate(KEYS) if row[i]]
+        entries = [(row[1], kind, row[i]) for kind, (_key, _name, i, _size) in enumerate(KEYS)
+                   for row in rows if row[i]]
         if not entries:
             return
         db = self.db
@@ -195,7 +195,7 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
                       normalize_username(username) or null, values.get("external_id") or null,
                       null, null, null, "", False, null, null, null, null, 0 if sqlite else None]
     active = values.get("active", "").lower()
-    if active and active not in TRUE | FALSE:
+    if active and active not in TRUE and active not in FALSE:
         row[STATUS:MESSAGE + 1] = (Outcome.REJECTED.value, "invalid_active", "active",
                                    f"active is {values['active']!r}; use true or false.")
     for key, _name, i, size in KEYS:
@@ -205,9 +205,8 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
                                        f"The {name} is longer than {size} characters.")
             row[i] = null
     if not row[STATUS] and active not in FALSE and values.keys() <= SIMPLE:
-        ready = bulk.prepare(email, username, values.get("first_name"),
-                             values.get("last_name"), values.get("display_name"),
-                             values.get("role"))
+        ready = bulk.prepare(row[3], row[4], values.get("first_name"), values.get("last_name"),
+                             values.get("display_name"), values.get("role"), normalized=True)
         if ready is not None:
             row[BULK:USER_ID] = (True, *ready[2:5], ready[5] or null)  # bulk, names, role
             if presumed:

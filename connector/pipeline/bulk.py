@@ -32,15 +32,17 @@ Prepared = tuple[str, "str | None", str, str, str, "str | None"]
 
 
 def prepare(email: str | None, username: str | None, given: str | None, family: str | None,
-            display: str | None, role: str | None) -> Prepared | None:
+            display: str | None, role: str | None, *, normalized: bool = False
+            ) -> Prepared | None:
     """The normalized (email, username, given, family, display, role) the set-based create
     inserts for a record with these values, or None when the record needs ``provision``'s
     per-record judgement (no email, an invalid value, the owner role). Same rules as
-    normalize.py and decide.py's new-account plan; kept lean: it runs once per staged row."""
-    email = normalize_email(email)
+    normalize.py and decide.py's new-account plan; kept lean: it runs once per staged row
+    (``normalized``: the email and username have been through normalize.py already)."""
+    if not normalized:
+        email, username = normalize_email(email), normalize_username(username)
     if not email or len(email) > 320 or not valid_email(email):
         return None
-    username = normalize_username(username)
     if username and not USERNAME.match(username):
         return None
     if role:
