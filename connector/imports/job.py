@@ -18,7 +18,7 @@ from ..identity import Actor, Identity, Outcome, Reason, Result, Source
 from ..jobs import finish, progress
 from ..models import Job, LinkedIdentity, Organization, User
 from . import stage
-from .models import ImportRow
+from .models import ImportRow, cells
 from .reader import Table, open_table
 from .stage import FALSE, TRUE
 
@@ -203,7 +203,7 @@ def _provision(s: Session, job: Job, org: Organization, todo: list[Any], taken: 
                dry: bool, hasher: Any) -> None:
     """The batch's other rows, record by record through pipeline.provision."""
     params = job.params
-    idents = [identity(r.data) for r in todo]
+    idents = [identity(cells(r)) for r in todo]
     secrets: dict[int, str] = {}
     if hasher is not None:
         idents, secrets = _with_initial_passwords(s, org, todo, idents, params, hasher)
@@ -257,8 +257,8 @@ def _with_initial_passwords(s: Session, org: Organization, todo: list[Any],
     for i, r in enumerate(todo):
         if r.email_key in taken_e or r.username_key in taken_u or r.external_key in taken_x:
             continue
-        if r.data.get("password"):
-            plain[i] = r.data["password"]
+        if password := cells(r).get("password"):
+            plain[i] = password
         elif params.get("passwords") == "generate":
             plain[i] = new_passphrase() if params.get("passphrases") else new_password()
             generated.add(i)

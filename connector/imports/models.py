@@ -24,7 +24,10 @@ class ImportRow(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
                                         primary_key=True, autoincrement=False)
     line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The line's cells by field, as read; None for a row the set-based create could take
+    # with nothing but derivable fields (see ``cells``): encoding them was the reader's
+    # largest cost.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     email_key: Mapped[str | None] = mapped_column(String(320))
     username_key: Mapped[str | None] = mapped_column(String(150))
     external_key: Mapped[str | None] = mapped_column(String(300))
@@ -42,3 +45,21 @@ class ImportRow(Base):
     family_name: Mapped[str | None] = mapped_column(String(200))
     display_name: Mapped[str | None] = mapped_column(String(300))
     role_key: Mapped[str | None] = mapped_column(String(20))
+
+    @property
+    def values(self) -> dict[str, str]:
+        return cells(self)
+
+
+# The fields of a row staged without its cells: each is kept, normalized, in a column.
+DERIVED = {"email": "email_key", "username": "username_key", "first_name": "given_name",
+           "last_name": "family_name", "role": "role_key", "external_id": "external_key"}
+
+
+def cells(row: Any) -> dict[str, str]:
+    """A staged row's cells by field (an ImportRow or a Core row of import_rows): as read
+    from the file, or, for a row staged without them, its normalized values (the email
+    case-folded, names with single spaces)."""
+    if row.data is not None:
+        return row.data
+    return {field: v for field, column in DERIVED.items() if (v := getattr(row, column))}

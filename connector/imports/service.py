@@ -16,7 +16,7 @@ from ..events import record
 from ..identity import Actor, Outcome, Source
 from ..jobs import create_job
 from ..models import Job, Organization
-from .models import ImportRow
+from .models import ImportRow, cells
 from .reader import open_table
 from .report import csv_lines
 
@@ -121,7 +121,7 @@ def write_report(session: Session, job: Job, org: Organization, *, actor: Actor)
             break
         rows = []
         for r in page:
-            d = r.data or {}
+            d = cells(r)
             pw = unseal(r.secret) if r.secret and mine else ""
             had_secrets = had_secrets or bool(pw)
             rows.append([r.line, r.status or "pending", r.reason or "", r.field or "",

@@ -22,6 +22,7 @@ from ..errors import LimitReached
 from ..identity import Outcome
 from ..pipeline import bulk
 from ..pipeline.normalize import normalize_email, normalize_username
+from .models import DERIVED
 from .reader import Table
 
 TRUE, FALSE = {"true", "yes", "y", "1", "active", "on"}, {"false", "no", "n", "0", "inactive", "off"}
@@ -31,7 +32,7 @@ SIMPLE = frozenset({"email", "username", "first_name", "last_name", "display_nam
 COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key", "status",
            "reason", "field", "message", "bulk", "given_name", "family_name", "display_name",
            "role_key", "user_id")
-STATUS, MESSAGE, BULK, USER_ID = 6, 9, 10, 15  # positions in COLUMNS
+DATA, STATUS, MESSAGE, BULK, USER_ID = 2, 6, 9, 10, 15  # positions in COLUMNS
 # What provision reports for a new account (its changes), so both paths read the same.
 CREATED_MESSAGE = "membership"
 # The keys a row is matched and deduplicated by: column, name in messages, position, size.
@@ -191,7 +192,7 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
     (``presume``)."""
     null = "" if sqlite else None
     email, username = values.get("email"), values.get("username")
-    row: list[Any] = [job_id, line, json.dumps(values), normalize_email(email) or null,
+    row: list[Any] = [job_id, line, null, normalize_email(email) or null,
                       normalize_username(username) or null, values.get("external_id") or null,
                       null, null, null, "", False, null, null, null, null, 0 if sqlite else None]
     active = values.get("active", "").lower()
@@ -211,6 +212,10 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
             row[BULK:USER_ID] = (True, *ready[2:5], ready[5] or null)  # bulk, names, role
             if presumed:
                 row[STATUS], row[MESSAGE] = Outcome.CREATED.value, CREATED_MESSAGE
+    if not (row[BULK] and values.keys() <= DERIVED.keys()):
+        # Every other row keeps its cells as read. (For the rest, encoding them was most of
+        # the reader's time; models.cells gives them back from the columns.)
+        row[DATA] = json.dumps(values)
     if sqlite:
         row[BULK] = int(row[BULK])
     return row
@@ -228,7 +233,7 @@ def presume(rows: list[list[Any]], ids: list[int]) -> None:
 
 
 # Columns staged "" (or 0) for NULL on SQLite (see staged).
-NULLABLE = {"email_key": "''", "username_key": "''", "external_key": "''", "status": "''",
+NULLABLE = {"data": "''", "email_key": "''", "username_key": "''", "external_key": "''", "status": "''",
             "reason": "''", "field": "''", "role_key": "''", "user_id": "0"}
 SQLITE_INSERT = (f"INSERT INTO import_rows ({', '.join(COLUMNS)}) VALUES ("
                  + ", ".join(f"NULLIF(?, {NULLABLE[c]})" if c in NULLABLE else "?"

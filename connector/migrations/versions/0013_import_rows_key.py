@@ -5,6 +5,7 @@ surrogate id the table was two trees, the rows and the (job_id, line) index, and
 a batch looked every row up through the index. Keyed by (job_id, line), and on SQLite stored
 in that order (WITHOUT ROWID), staging writes one tree and a batch reads as one run. The key
 indexes served only the in-file duplicate check, which now runs in the file's reader.
+``data`` may be NULL: a row the set-based create could take is staged without its cells.
 
 Revision ID: 0013_import_rows_key
 Revises: 0011_import_bulk
@@ -30,7 +31,7 @@ def _columns(with_id: bool) -> list[sa.Column]:
     return cols + [
         sa.Column("job_id", sa.Integer(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False, autoincrement=False),
-        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=not with_id),
         sa.Column("email_key", sa.String(length=320), nullable=True),
         sa.Column("username_key", sa.String(length=150), nullable=True),
         sa.Column("external_key", sa.String(length=300), nullable=True),
@@ -71,6 +72,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The earlier schema wants every row's cells; rows staged without them keep their
+    # outcome and normalized keys, with empty cells.
+    op.execute("UPDATE import_rows SET data = '{}' WHERE data IS NULL")
     op.create_table("import_rows_new", *_columns(True),
                     sa.PrimaryKeyConstraint("id", name="import_rows_new_pkey"),
                     sa.UniqueConstraint("job_id", "line"))
