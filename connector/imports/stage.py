@@ -118,7 +118,6 @@ class Keys:
             self.db.execute(f"PRAGMA {pragma}")  # scratch: rebuilt whenever it is needed
         self.db.execute("CREATE TABLE keys (kind INTEGER, key TEXT, line INTEGER, "
                         "PRIMARY KEY (kind, key)) WITHOUT ROWID")
-        self.db.execute("CREATE TABLE chunk (line INTEGER, kind INTEGER, key TEXT)")
 
     def __enter__(self) -> Keys:
         return self
@@ -135,25 +134,26 @@ class Keys:
     def mark(self, rows: list[list[Any]]) -> None:
         """Record the keys of ``rows`` (consecutive lines, after every line recorded so far)
         and reject the undecided rows that repeat a key of an earlier line."""
-        entries = [(row[1], kind, row[i]) for kind, (_key, _name, i, _size) in enumerate(KEYS)
+        # In line order within each kind, so a key's first line is the one recorded.
+        entries = [(kind, row[i], row[1]) for kind, (_key, _name, i, _size) in enumerate(KEYS)
                    for row in rows if row[i]]
-        if not entries:
-            return
-        db = self.db
+        db, before = self.db, self.db.total_changes
         db.execute("BEGIN")
-        db.execute("DELETE FROM chunk")
-        db.executemany("INSERT INTO chunk VALUES (?, ?, ?)", entries)
-        db.execute("INSERT OR IGNORE INTO keys SELECT kind, key, min(line) FROM chunk "
-                   "GROUP BY kind, key")
-        # Per line, its first repeated key in KEYS order (email, username, external id).
-        dups = db.execute("SELECT c.line, min(c.kind), k.line FROM chunk c JOIN keys k "
-                          "ON k.kind = c.kind AND k.key = c.key WHERE k.line < c.line "
-                          "GROUP BY c.line").fetchall()
+        db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?, ?)", entries)
         db.execute("COMMIT")
-        if not dups:
-            return
+        if db.total_changes - before == len(entries):
+            return  # every key is new: no line of the chunk repeats one (the usual case)
         by_line = {row[1]: row for row in rows}  # this chunk's rows only
-        for line, kind, first in dups:
+        decided: set[int] = set()
+        # Per line, its first repeated key in KEYS order (email, username, external id).
+        for kind, key, line in sorted(entries, key=lambda e: (e[2], e[0])):
+            if line in decided:
+                continue
+            (first,) = db.execute("SELECT line FROM keys WHERE kind = ? AND key = ?",
+                                  (kind, key)).fetchone()
+            if first == line:
+                continue
+            decided.add(line)
             row = by_line[line]
             if row[STATUS] and row[STATUS] != Outcome.CREATED.value:
                 continue  # already rejected for a reason of its own
