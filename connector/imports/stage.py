@@ -12,7 +12,9 @@ import contextlib
 import json
 import multiprocessing
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +35,8 @@ COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key"
            "reason", "field", "message", "bulk", "given_name", "family_name", "display_name",
            "role_key", "user_id")
 DATA, STATUS, MESSAGE, BULK, USER_ID = 2, 6, 9, 10, 15  # positions in COLUMNS
+# Chunks received ahead of the one being written (see chunks).
+AHEAD = 2
 # What provision reports for a new account (its changes), so both paths read the same.
 CREATED_MESSAGE = "membership"
 # The keys a row is matched and deduplicated by: column, name in messages, position, size.
@@ -57,8 +61,9 @@ def chunks(table: Table, job_id: int, after: int, size: int, keys: str, *,
     """Staged rows after line ``after``, ``size`` at a time, in-file duplicates marked
     (``Keys``, in the scratch file ``keys``; see ``staged`` for ``sqlite`` and ``presumed``).
     A forked process parses the file while this one writes the previous chunk (threads would
-    share one GIL); the pipe between them holds about one chunk, so memory stays flat.
-    Without fork, parsing runs inline."""
+    share one GIL). A thread here receives and unpickles the next chunks while this one is
+    inside the database driver, which releases the GIL; with the pipe, at most ``AHEAD`` + 2
+    chunks are on their way, so memory stays flat. Without fork, parsing runs inline."""
     options = (keys, sqlite, presumed)
     if "fork" not in multiprocessing.get_all_start_methods():
         yield from _produce(table, job_id, after, size, options)
@@ -69,16 +74,32 @@ def chunks(table: Table, job_id: int, after: int, size: int, keys: str, *,
                         name="import-reader", daemon=True)
     child.start()
     send.close()
+    ready: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
+
+    def receive() -> None:
+        try:
+            while True:
+                ready.put(item := recv.recv())
+                if item is None or isinstance(item, str):
+                    return
+        except (EOFError, OSError) as err:  # the reader is gone
+            ready.put(f"{type(err).__name__}: {err}")
+
+    receiver = threading.Thread(target=receive, name="import-receiver", daemon=True)
+    receiver.start()
     try:
-        while (item := recv.recv()) is not None:
+        while (item := ready.get()) is not None:
             if isinstance(item, str):
                 raise RuntimeError(f"reading the file failed: {item}")
             yield item
     finally:
-        recv.close()
         if child.is_alive():
-            child.terminate()
+            child.terminate()  # its end of the pipe closes: the receiver stops
         child.join()
+        while receiver.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)  # room for its last word
+        recv.close()
 
 
 def _produce(table: Table, job_id: int, after: int, size: int,
