@@ -75,7 +75,7 @@ def identity(data: dict[str, str]) -> Identity:
 def process(job_id: int, table: Table, on_progress) -> None:
     """Stage and provision the file's rows in batches, each batch one transaction with its
     outcomes and the job's progress; resume after the last committed batch."""
-    size = int(current_app.config.get("IMPORT_BATCH_SIZE", 5000))
+    size = int(current_app.config.get("IMPORT_BATCH_SIZE", 10000))
     with db.transaction() as s:
         job = s.get(Job, job_id)
         after, wants = job.result["cursor"], _wants_passwords(job.params)
