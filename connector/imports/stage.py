@@ -100,6 +100,7 @@ def chunks(table: Table, job_id: int, after: int, size: int, keys: str, *,
             with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.05)  # room for its last word
         recv.close()
+        Keys.remove(keys)  # a terminated reader leaves its scratch file
 
 
 def _produce(table: Table, job_id: int, after: int, size: int,
@@ -133,7 +134,7 @@ class Keys:
 
     def __init__(self, path: str, sqlite: bool) -> None:
         self.path, self.null_id = path, 0 if sqlite else None
-        self._remove()
+        self.remove(path)
         self.db = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode=OFF", "synchronous=OFF"):
             self.db.execute(f"PRAGMA {pragma}")  # scratch: rebuilt whenever it is needed
@@ -145,12 +146,13 @@ class Keys:
 
     def __exit__(self, *exc: Any) -> None:
         self.db.close()
-        self._remove()
+        self.remove(self.path)
 
-    def _remove(self) -> None:
+    @staticmethod
+    def remove(path: str) -> None:
         for suffix in ("", "-journal"):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path + suffix)
+                os.unlink(path + suffix)
 
     def mark(self, rows: list[list[Any]]) -> None:
         """Record the keys of ``rows`` (consecutive lines, after every line recorded so far)
