@@ -103,7 +103,7 @@ def process(job_id: int, table: Table, on_progress) -> None:
                 state = dict(job.result)
                 first, last = chunk[0][1], chunk[-1][1]
                 if presumed:
-                    rows = stage.presumed(chunk)
+                    rows = stage.staged_as_created(chunk)
                     stage.presume(rows, pipeline.bulk.reserve_ids(s, len(rows)))
                 stage.insert(s, chunk)
                 if batches in (0, 1, 4):
@@ -169,9 +169,9 @@ def _run_batch(s: Session, job: Job, q: Queries, first: int, last: int, state: d
     # Seats the earlier batches of a dry run would have taken (they were rolled back).
     taken = {int(k): v for k, v in state.get("seats_taken", {}).items()}
     lines = {"first": first, "last": last}
-    pending, bulky, staged = s.execute(q.pending, lines).one()
+    pending, bulky, candidates = s.execute(q.pending, lines).one()
     if bulky and job.params.get("passwords") != "generate":
-        _bulk_create(s, job, org, q, lines, pending, staged, taken, dry, presumed)
+        _bulk_create(s, job, org, q, lines, pending, candidates, taken, dry, presumed)
     todo = s.execute(q.todo, lines).all()
     if todo:
         _provision(s, job, org, todo, taken, dry, hasher)
@@ -182,7 +182,7 @@ def _run_batch(s: Session, job: Job, q: Queries, first: int, last: int, state: d
 
 
 def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dict[str, int],
-                 pending: int, staged: int, taken: dict[int, int], dry: bool,
+                 pending: int, candidates: int, taken: dict[int, int], dry: bool,
                  presumed: bool) -> None:
     """The batch's brand-new accounts through the pipeline's set-based create. Presumed rows
     it did not create go back to undecided (for provision); a dry run marks the rows it
@@ -190,8 +190,8 @@ def _bulk_create(s: Session, job: Job, org: Organization, q: Queries, lines: dic
     created = pipeline.bulk.create(s, org, q.bulk, source=Source.CSV, actor=job_actor(job),
                                    connection=f"csv:{org.id}", dry_run=dry,
                                    batch_records=pending, seats_taken=taken if dry else None,
-                                   params=lines, records=staged)
-    if presumed and created.count < staged:
+                                   params=lines, records=candidates)
+    if presumed and created.count < candidates:
         s.execute(q.not_taken, lines)
     elif dry and created.count:
         s.execute(update(T).where(T.c.job_id == job.id, T.c.line.in_(created.keys)).values(

@@ -211,8 +211,9 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
     NULL by ``insert``'s NULLIF: Python's sqlite3 binds str and int directly but sends None
     and bool through its adapter lookup, which made binding these rows cost about as much
     as writing them (measured: 16 columns 1.0 s, the same with no None 0.6 s per 100,000).
-    ``presumed``: a candidate for the set-based create is staged as created
-    (``presume``)."""
+    ``presumed``: a candidate for the set-based create is staged as created (its reserved
+    account id comes later: ``presume``). A candidate with only derivable cells is staged
+    without them (``data`` NULL; models.cells)."""
     null = "" if sqlite else None
     email, username = values.get("email"), values.get("username")
     row: list[Any] = [job_id, line, null, normalize_email(email) or null,
@@ -244,7 +245,7 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
     return row
 
 
-def presumed(chunk: list[list[Any]]) -> list[list[Any]]:
+def staged_as_created(chunk: list[list[Any]]) -> list[list[Any]]:
     """The chunk's rows staged as created (candidates for the set-based create), in order."""
     return [row for row in chunk if row[BULK] and row[STATUS] == Outcome.CREATED.value]
 
