@@ -1,11 +1,11 @@
 """Staging an import: the file's rows go to import_rows chunk by chunk, each chunk in the same
-transaction as its outcomes (job.py), duplicates inside the file found by SQL against the rows
-staged before. Memory stays flat however large the file: nothing per-row is kept in Python.
+transaction as its outcomes (job.py). Memory stays flat however large the file: nothing
+per-row is kept in Python beyond a few chunks.
 
-Staging is on the import's hot path (issue 6 benchmark): the file is parsed in a forked process
-while this one writes the previous chunk, and rows are written as
-plain tuples by the driver (executemany on SQLite, COPY on PostgreSQL), not through
-SQLAlchemy's per-row parameter processing."""
+Staging is on the import's hot path (issue 6 benchmark): a forked process reads the file,
+finds duplicates inside it (``Keys``, a scratch SQLite file) and builds the rows while this one
+writes the previous chunk; rows are written as plain lists by the driver (executemany on
+SQLite, COPY on PostgreSQL), not through SQLAlchemy's per-row parameter processing."""
 from __future__ import annotations
 
 import contextlib
@@ -34,13 +34,13 @@ SIMPLE = frozenset({"email", "username", "first_name", "last_name", "display_nam
 COLUMNS = ("job_id", "line", "data", "email_key", "username_key", "external_key", "status",
            "reason", "field", "message", "bulk", "given_name", "family_name", "display_name",
            "role_key", "user_id")
-DATA, STATUS, MESSAGE, BULK, USER_ID = 2, 6, 9, 10, 15  # positions in COLUMNS
+DATA, EMAIL, USERNAME, STATUS, MESSAGE, BULK, USER_ID = 2, 3, 4, 6, 9, 10, 15  # in COLUMNS
 # Chunks received ahead of the one being written (see chunks).
 AHEAD = 2
 # What provision reports for a new account (its changes), so both paths read the same.
 CREATED_MESSAGE = "membership"
 # The keys a row is matched and deduplicated by: column, name in messages, position, size.
-KEYS = (("email_key", "email", 3, 320), ("username_key", "username", 4, 150),
+KEYS = (("email_key", "email", EMAIL, 320), ("username_key", "username", USERNAME, 150),
         ("external_key", "external_id", 5, 300))
 
 
@@ -230,8 +230,9 @@ def staged(job_id: int, line: int, values: dict[str, str], sqlite: bool = False,
                                        f"The {name} is longer than {size} characters.")
             row[i] = null
     if not row[STATUS] and active not in FALSE and values.keys() <= SIMPLE:
-        ready = bulk.prepare(row[3], row[4], values.get("first_name"), values.get("last_name"),
-                             values.get("display_name"), values.get("role"), normalized=True)
+        ready = bulk.prepare(row[EMAIL], row[USERNAME], values.get("first_name"),
+                             values.get("last_name"), values.get("display_name"),
+                             values.get("role"), normalized=True)
         if ready is not None:
             row[BULK:USER_ID] = (True, *ready[2:5], ready[5] or null)  # bulk, names, role
             if presumed:
@@ -257,8 +258,8 @@ def presume(rows: list[list[Any]], ids: list[int]) -> None:
 
 
 # Columns staged "" (or 0) for NULL on SQLite (see staged).
-NULLABLE = {"data": "''", "email_key": "''", "username_key": "''", "external_key": "''", "status": "''",
-            "reason": "''", "field": "''", "role_key": "''", "user_id": "0"}
+NULLABLE = {**dict.fromkeys(("data", "email_key", "username_key", "external_key", "status",
+                             "reason", "field", "role_key"), "''"), "user_id": "0"}
 SQLITE_INSERT = (f"INSERT INTO import_rows ({', '.join(COLUMNS)}) VALUES ("
                  + ", ".join(f"NULLIF(?, {NULLABLE[c]})" if c in NULLABLE else "?"
                              for c in COLUMNS) + ")")
